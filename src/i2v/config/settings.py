@@ -1,0 +1,271 @@
+"""Settings: every knob, read from ``I2V_*`` environment variables and an optional ``.env``.
+
+Build one :class:`Settings` at program start (``load_settings()``) and pass it
+down; nothing in i2v reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from i2v.errors import ConfigError
+from i2v.jobs import Resolution
+
+ENV_PREFIX = "I2V_"
+
+EngineName = Literal["auto", "kenburns", "diffusers"]
+MemoryPlanName = Literal["auto", "none", "model_offload", "group_offload", "sequential_offload"]
+
+
+def default_data_dir() -> Path:
+    """Return the platform's per-user data folder for i2v."""
+    return Path(platformdirs.user_data_dir("i2v", appauthor=False))
+
+
+def _split_ids(value: object) -> object:
+    """Accept ``"1, 2,3"`` (env style) as well as a list of ids."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All i2v settings. Each field is the environment variable ``I2V_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- storage -----------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the SQLite database, logs and cached files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Job database. Empty: SQLite in the data folder. "
+        "Several machines: postgresql+psycopg://user:password@host/db.",
+    )
+    keep_results_days: float = Field(
+        default=7, gt=0, description="Days to keep finished videos before purging them."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="How much the programs log."
+    )
+
+    # --- video defaults ------------------------------------------------------------
+    resolution: Resolution = Field(
+        default=Resolution.P720, description="Default video size: 480p, 720p or 1080p (short side)."
+    )
+    duration_seconds: float = Field(
+        default=6.0, ge=1.0, le=10.0, description="Default video length in seconds (1-10)."
+    )
+    fps: int | None = Field(
+        default=None, ge=1, le=60, description="Frames per second. Empty: the model's own rate."
+    )
+    steps: int | None = Field(
+        default=None, ge=1, le=200, description="Denoising steps. Empty: the model's default."
+    )
+    seed: int | None = Field(
+        default=None, ge=0, description="Random seed. Empty: a new seed for every job."
+    )
+    max_prompt_chars: int = Field(
+        default=1000, ge=1, description="Longest prompt accepted, in characters."
+    )
+    max_image_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="Largest photo file accepted, in bytes."
+    )
+    max_image_pixels: int = Field(
+        default=50_000_000, ge=1, description="Largest photo accepted, in pixels (width x height)."
+    )
+    min_image_side: int = Field(
+        default=16, ge=1, description="Smallest photo side accepted, in pixels."
+    )
+
+    # --- engine --------------------------------------------------------------------
+    engine: EngineName = Field(
+        default="auto",
+        description="auto (AI model when a GPU and weights are there, else kenburns), "
+        "kenburns or diffusers.",
+    )
+    model: str = Field(
+        default="ltx-video",
+        description="Model preset (ltx-video, wan2.2-ti2v-5b, cogvideox-5b-i2v, svd-xt), "
+        "a Hugging Face repo id, or a local diffusers folder.",
+    )
+    memory_plan: MemoryPlanName = Field(
+        default="auto",
+        description="GPU memory plan: auto, none, model_offload, group_offload, "
+        "sequential_offload.",
+    )
+    gpu_memory_fraction: float = Field(
+        default=0.95,
+        ge=0.0,
+        le=1.0,
+        description="Cap on the share of VRAM one worker may use, so a too-big job fails "
+        "cleanly instead of spilling into system memory. 0 turns the cap off.",
+    )
+    max_video_mb: float = Field(
+        default=45.0, gt=0, description="Largest MP4 to produce; bigger ones are re-encoded smaller."
+    )
+
+    # --- time model ----------------------------------------------------------------
+    worker_heartbeat_seconds: float = Field(
+        default=10, gt=0, description="How often a worker renews the lease on its job."
+    )
+    worker_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="A job whose worker has not renewed its lease for this long goes back "
+        "to the queue.",
+    )
+    stall_timeout_seconds: float = Field(
+        default=180,
+        gt=0,
+        description="Least time without any progress before a running job counts as stalled "
+        "(it grows to 5x the slowest normal step).",
+    )
+    model_load_timeout_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="Time allowed to load (or first download) a model; separate from any "
+        "job's budget.",
+    )
+    min_job_seconds: float = Field(
+        default=900, gt=0, description="Floor of a job's run-time cap (3x ETA + 2 min)."
+    )
+    max_job_seconds: float = Field(
+        default=3600, gt=0, description="Ceiling of a job's run-time cap (3x ETA + 2 min)."
+    )
+    queue_ttl_seconds: float = Field(
+        default=86400, gt=0, description="A job that waits longer than this to start expires."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Tries per job before it fails for good."
+    )
+    cancel_grace_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="After a cooperative cancel, time to wait before the worker's GPU process "
+        "is killed.",
+    )
+    stop_grace_seconds: float = Field(
+        default=120,
+        ge=0,
+        description="On a graceful stop, time a running job gets to finish before it is put "
+        "back in the queue.",
+    )
+    eta_prior_seconds: float = Field(
+        default=120, gt=0, description="Expected job time before any job has been measured."
+    )
+
+    # --- telegram ------------------------------------------------------------------
+    telegram_token: SecretStr | None = Field(
+        default=None, description="Bot token from @BotFather. Empty: no bot."
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server; a self-hosted one allows uploads up to 2000 MB.",
+    )
+    telegram_allowed_users: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids allowed to use the bot. Empty: everyone."
+    )
+    telegram_admins: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids that may use /gpu and /workers."
+    )
+    telegram_max_active_jobs: int = Field(
+        default=2, ge=1, description="Queued or running jobs one user may have at once."
+    )
+    telegram_daily_quota: int = Field(
+        default=0, ge=0, description="Jobs one user may start per day. 0: no quota."
+    )
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public HTTPS URL for webhook mode. Empty: long polling."
+    )
+    telegram_webhook_listen: str = Field(
+        default="127.0.0.1:8081", description="host:port the webhook server listens on."
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret Telegram sends with each webhook call."
+    )
+
+    # --- http api ------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token the HTTP API requires. Required off loopback."
+    )
+
+    @field_validator("telegram_allowed_users", "telegram_admins", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError(
+                "must start with sqlite:/// or postgresql+psycopg:// "
+                "(for example postgresql+psycopg://i2v:secret@db-host/i2v)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_relations(self) -> Settings:
+        if self.worker_lease_seconds <= self.worker_heartbeat_seconds * 2:
+            raise ValueError(
+                "I2V_WORKER_LEASE_SECONDS must be more than twice I2V_WORKER_HEARTBEAT_SECONDS "
+                f"(lease {self.worker_lease_seconds:g}, heartbeat {self.worker_heartbeat_seconds:g})"
+            )
+        if self.max_job_seconds < self.min_job_seconds:
+            raise ValueError(
+                "I2V_MAX_JOB_SECONDS must be at least I2V_MIN_JOB_SECONDS "
+                f"(max {self.max_job_seconds:g}, min {self.min_job_seconds:g})"
+            )
+        return self
+
+    @property
+    def database_url_resolved(self) -> str:
+        """The database URL to connect to (SQLite in the data folder when unset)."""
+        if self.database_url:
+            if self.database_url.startswith("postgresql://"):
+                return "postgresql+psycopg://" + self.database_url[len("postgresql://") :]
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'i2v.db').as_posix()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise ConfigError with one readable line if bad."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Turn pydantic's report into one line naming each bad setting and what is allowed."""
+    parts = []
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"] if p != "__root__"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if loc:
+            name = ENV_PREFIX + loc[0].upper()
+            got = error.get("input")
+            shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)[:60]!r})"
+            parts.append(f"{name}: {message}{shown}")
+        else:
+            parts.append(message)
+    return "invalid setting: " + "; ".join(parts)

@@ -1,0 +1,85 @@
+"""The job store: the one meeting point of front ends and workers.
+
+Open it with :func:`open_store` (from settings) or :func:`open_store_url`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+from i2v.config import Settings
+from i2v.errors import SchemaError
+from i2v.store import migrations
+from i2v.store.database import create_db_engine, mask_url, translated_errors
+from i2v.store.jobstore import JobStore, Lease
+from i2v.store.media import PHOTO, THUMBNAIL, VIDEO, MediaInfo
+from i2v.store.timings import STEP, TOTAL, Timing, request_key
+
+__all__ = [
+    "PHOTO",
+    "STEP",
+    "THUMBNAIL",
+    "TOTAL",
+    "VIDEO",
+    "JobStore",
+    "Lease",
+    "MediaInfo",
+    "Timing",
+    "mask_url",
+    "open_store",
+    "open_store_url",
+    "request_key",
+]
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> JobStore:
+    """Open the store the settings point at, upgrading its schema unless ``migrate`` is False."""
+    return open_store_url(
+        settings.database_url_resolved,
+        migrate=migrate,
+        lease_seconds=settings.worker_lease_seconds,
+        max_attempts=settings.max_attempts,
+        eta_prior_seconds=settings.eta_prior_seconds,
+    )
+
+
+def open_store_url(
+    url: str,
+    *,
+    migrate: bool = True,
+    lease_seconds: float = 60.0,
+    max_attempts: int = 3,
+    eta_prior_seconds: float = 120.0,
+    clock: Callable[[], float] = time.time,
+) -> JobStore:
+    """Open a store at ``url``; raise StoreError if unreachable, SchemaError if not migrated."""
+    engine = create_db_engine(url)
+    with translated_errors(url):
+        if migrate:
+            migrations.upgrade(engine)
+        else:
+            with engine.connect() as conn:
+                version = migrations.current_version(conn)
+            if version != migrations.HEAD:
+                engine.dispose()
+                raise SchemaError(
+                    f"the database at {mask_url(url)} is at schema version {version}, "
+                    f"this i2v needs {migrations.HEAD}; run: i2v db upgrade"
+                )
+    return JobStore(
+        engine,
+        lease_seconds=lease_seconds,
+        max_attempts=max_attempts,
+        eta_prior_seconds=eta_prior_seconds,
+        clock=clock,
+    )
+
+
+def schema_version(store: JobStore) -> int:
+    """Return the schema version of the store's database."""
+    with store._read() as conn:
+        return migrations.current_version(conn)
+
+

@@ -1,0 +1,129 @@
+"""Opening the database: SQLite tuned for several processes, or PostgreSQL; errors made readable."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from i2v.errors import ConfigError, StoreError
+
+#: How long a SQLite writer waits for another process's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+#: Read-only transactions use a deferred BEGIN so they never wait for writers (WAL).
+READONLY = {"i2v_readonly": True}
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a database URL, for messages and logs."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def create_db_engine(url: str) -> sa.Engine:
+    """Create an engine for ``url``; raise ConfigError if the URL cannot be used."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"I2V_DATABASE_URL is not a database URL: {mask_url(url)!r} "
+            "(expected sqlite:///path/i2v.db or postgresql+psycopg://user:password@host/db)"
+        ) from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        if parsed.get_backend_name() == "postgresql":
+            return sa.create_engine(
+                parsed,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                connect_args={"connect_timeout": 10, "application_name": "i2v"},
+            )
+    except NoSuchModuleError:
+        pass
+    raise ConfigError(
+        f"I2V_DATABASE_URL uses an unsupported database: {mask_url(url)!r} "
+        "(i2v supports sqlite:/// and postgresql+psycopg://)"
+    )
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    if url.database and url.database != ":memory:":
+        path = Path(url.database)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder for the database {path.parent}: {exc.strerror}; "
+                "set I2V_DATA_DIR or I2V_DATABASE_URL to a writable place"
+            ) from None
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Autocommit at the driver level; transactions are begun explicitly below, so a
+        # writer takes the write lock at BEGIN and can never deadlock upgrading a read lock.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        readonly = conn.get_execution_options().get("i2v_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextlib.contextmanager
+def translated_errors(url: str) -> Iterator[None]:
+    """Turn driver errors into StoreError with a sentence a user can act on."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StoreError(describe_db_error(exc, url)) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database error at {mask_url(url)}: {exc}") from exc
+
+
+def describe_db_error(exc: DBAPIError, url: str) -> str:
+    """Explain a driver error in one sentence naming the database and the likely fix."""
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    where = mask_url(url)
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space left" in lowered:
+        return f"the disk holding the database is full ({where}); free some space and retry"
+    if "database is locked" in lowered:
+        return f"the database is busy (another program holds a lock on {where}); retry shortly"
+    if "unable to open database" in lowered or "readonly database" in lowered:
+        return f"cannot open the database file {where}: {text}; check I2V_DATA_DIR permissions"
+    if exc.connection_invalidated or "connection" in lowered or "could not" in lowered:
+        return (
+            f"cannot reach the database at {where}: {text}. Is the database server running "
+            "and I2V_DATABASE_URL right?"
+        )
+    return f"database error at {where}: {text}"
+
+
+def upsert_insert(dialect: str, table: sa.Table) -> Any:
+    """An INSERT of the right dialect, so callers can add ``.on_conflict_do_nothing()``."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)

@@ -6,6 +6,7 @@ down; nothing in i2v reads the environment anywhere else.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -25,6 +26,11 @@ MemoryPlanName = Literal["auto", "none", "model_offload", "group_offload", "sequ
 def default_data_dir() -> Path:
     """Return the platform's per-user data folder for i2v."""
     return Path(platformdirs.user_data_dir("i2v", appauthor=False))
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a database URL, for messages and logs."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def _split_ids(value: object) -> object:

@@ -1,0 +1,1 @@
+"""The ``i2v`` command line."""

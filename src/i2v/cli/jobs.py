@@ -1,0 +1,134 @@
+"""Commands about jobs: submit, job, jobs, cancel, result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from i2v.cli.context import get_context, print_json
+from i2v.cli.options import (
+    CONTENT_TYPES,
+    DurationOption,
+    EngineOption,
+    FpsOption,
+    HeightOption,
+    JsonOption,
+    ModelOption,
+    PromptOption,
+    ResolutionOption,
+    SeedOption,
+    StepsOption,
+    VideoOptions,
+    WidthOption,
+    build_spec,
+    read_photo,
+)
+from i2v.cli.render import describe_job, describe_wait, job_table
+from i2v.errors import InputError, MediaNotFound
+from i2v.jobs import JobStatus, Resolution
+from i2v.store import THUMBNAIL, VIDEO
+
+
+def submit(
+    ctx: typer.Context,
+    image: Path = typer.Argument(..., help="The photo to animate."),
+    prompt: str = PromptOption,
+    resolution: Resolution | None = ResolutionOption,
+    duration: float | None = DurationOption,
+    width: int | None = WidthOption,
+    height: int | None = HeightOption,
+    fps: int | None = FpsOption,
+    steps: int | None = StepsOption,
+    seed: int | None = SeedOption,
+    engine: str | None = EngineOption,
+    model: str | None = ModelOption,
+    priority: int = typer.Option(0, "--priority", help="Higher runs first."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Queue a photo for a worker and return at once."""
+    cli = get_context(ctx)
+    options = VideoOptions(prompt, resolution, duration, width, height, fps, steps, seed, engine, model)
+    data, info = read_photo(image, cli.video)
+    spec = build_spec(options, cli.video, image_name=image.name, priority=priority)
+    job = cli.store.submit(spec, data, content_type=CONTENT_TYPES.get(info.format, "image/octet-stream"))
+    position = cli.store.queue_position(job.id)
+    if as_json:
+        print_json({"id": job.id, "status": job.status.value, "queue_position": position.position})
+        return
+    typer.echo(f"queued job {job.id}: {describe_wait(position)}")
+
+
+def job(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
+    """Show one job: status, stage, progress, ETA, error and output."""
+    store = get_context(ctx).store
+    found = store.get(job_id)
+    data = found.to_dict()
+    data["queue_position"] = store.queue_position(job_id).position
+    try:
+        info = store.media_info(job_id, VIDEO)
+        data["output"] = {"content_type": info.content_type, "bytes": info.size, "sha256": info.sha256}
+    except MediaNotFound:
+        data["output"] = None
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(describe_job(found, data["queue_position"]))
+    if data["output"]:
+        typer.echo(f"video: {data['output']['bytes']} bytes; save it with: i2v result {job_id} -o video.mp4")
+
+
+def jobs(
+    ctx: typer.Context,
+    status: JobStatus | None = typer.Option(None, "--status", "-s", help="Only jobs with this status."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many to show."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List recent jobs, newest first."""
+    found = get_context(ctx).store.list_jobs(statuses=[status] if status else None, limit=limit)
+    if as_json:
+        print_json([j.to_dict() for j in found])
+        return
+    if not found:
+        typer.echo("no jobs")
+        return
+    job_table(found)
+
+
+def cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
+    """Cancel a job: at once if queued, within one step if running."""
+    found = get_context(ctx).store.request_cancel(job_id)
+    if as_json:
+        print_json(found.to_dict())
+    elif found.status is JobStatus.CANCELED:
+        typer.echo(f"job {job_id} canceled")
+    elif found.status is JobStatus.RUNNING:
+        typer.echo(f"job {job_id}: cancel requested; the worker stops it at its next step")
+    else:
+        typer.echo(f"job {job_id} already {found.status.value}; nothing to cancel")
+
+
+def result(
+    ctx: typer.Context,
+    job_id: str = typer.Argument(..., help="Job id."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to save the file."),
+    thumbnail: bool = typer.Option(False, "--thumbnail", help="Save the JPEG thumbnail instead."),
+) -> None:
+    """Save a finished job's video (or thumbnail) to a file."""
+    store = get_context(ctx).store
+    found = store.get(job_id)
+    if found.status is not JobStatus.SUCCEEDED:
+        raise InputError(f"job {job_id} is {found.status.value}; only a succeeded job has a video")
+    try:
+        info = store.save_media(job_id, THUMBNAIL if thumbnail else VIDEO, output)
+    except MediaNotFound:
+        raise InputError(f"job {job_id}'s files were purged (kept for I2V_KEEP_RESULTS_DAYS)") from None
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(f"saved {output} ({info.size} bytes)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the job commands to the app."""
+    for command in (submit, job, jobs, cancel, result):
+        app.command()(command)

@@ -1,0 +1,94 @@
+"""How jobs and workers look on a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from i2v.jobs import Job, JobStatus, QueuePosition, WorkerInfo
+
+STAGE_WORDS = {
+    "loading_model": "loading model",
+    "preprocessing": "preparing",
+    "generating": "generating",
+    "decoding": "decoding",
+    "encoding": "encoding",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    """Say a duration the way a person would: 45 s, 3 m 12 s, 1 h 05 m."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} m {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} m"
+
+
+def describe_wait(position: QueuePosition) -> str:
+    """One line about a queued job's place and wait."""
+    if position.position == 0:
+        return "started"
+    where = "next in line" if position.position == 1 else f"position {position.position} in the queue"
+    if position.live_workers == 0:
+        return f"{where}; no worker is running (start one with: i2v worker)"
+    return f"{where}, starts in about {format_duration(position.wait_seconds)}"
+
+
+def describe_job(job: Job, queue_position: int = 0) -> str:
+    """A few lines a person can read about one job."""
+    lines = [f"job {job.id}: {job.status.value}"]
+    if job.status is JobStatus.QUEUED and queue_position:
+        lines.append(f"  position {queue_position} in the queue")
+    if job.status is JobStatus.RUNNING:
+        stage = STAGE_WORDS.get(job.stage.value, job.stage.value) if job.stage else "starting"
+        lines.append(f"  {stage}, {job.progress:.0%} done, about {format_duration(job.eta_seconds)} left")
+    if job.error_code is not None:
+        lines.append(f"  error ({job.error_code.value}): {job.error_message}")
+    if job.attempts > 1:
+        lines.append(f"  attempt {job.attempts}")
+    if job.status is JobStatus.SUCCEEDED and job.elapsed_seconds is not None:
+        lines.append(f"  done in {format_duration(job.elapsed_seconds)}")
+    lines.extend(f"  note: {warning}" for warning in job.warnings)
+    return "\n".join(lines)
+
+
+def job_table(jobs: Sequence[Job]) -> None:
+    """Print jobs as a table."""
+    table = Table("id", "status", "stage", "progress", "created", "source", "error")
+    for job in jobs:
+        table.add_row(
+            job.id,
+            job.status.value,
+            job.stage.value if job.stage else "",
+            f"{job.progress:.0%}",
+            job.created_at.strftime("%Y-%m-%d %H:%M:%S") if job.created_at else "",
+            job.spec.source,
+            job.error_code.value if job.error_code else "",
+        )
+    Console().print(table)
+
+
+def worker_table(workers: Sequence[WorkerInfo], alive: Sequence[bool]) -> None:
+    """Print workers as a table."""
+    table = Table("id", "host", "pid", "child", "state", "job", "model", "last seen")
+    for worker, is_alive in zip(workers, alive):
+        state = worker.state.value if is_alive else f"{worker.state.value} (gone)"
+        table.add_row(
+            worker.id,
+            worker.host,
+            str(worker.pid),
+            str(worker.child_pid or ""),
+            state,
+            worker.job_id or "",
+            worker.model or "",
+            worker.heartbeat_at.strftime("%H:%M:%S") if worker.heartbeat_at else "",
+        )
+    Console().print(table)

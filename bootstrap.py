@@ -34,7 +34,7 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
 
 def ensure_venv(extras: str) -> None:
     """Create .venv and install i2v with ``extras``, skipping work already done."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - this file must run on old Pythons to say so
         sys.exit(f"i2v needs Python 3.10 or newer; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         venv.EnvBuilder(with_pip=True, upgrade_deps=False).create(VENV)
@@ -56,8 +56,16 @@ def demo() -> None:
     out = ROOT / "out" / "coffee.mp4"
     env = {**os.environ}
     env.setdefault("I2V_DATA_DIR", str(ROOT / "out" / "data"))
-    run(BIN / "i2v", "generate", ROOT / "examples" / "coffee.png", "-o", out,
-        "--prompt", "steam rising from a cup of coffee", env=env)
+    run(
+        BIN / "i2v",
+        "generate",
+        ROOT / "examples" / "coffee.png",
+        "-o",
+        out,
+        "--prompt",
+        "steam rising from a cup of coffee",
+        env=env,
+    )
 
 
 def test() -> None:

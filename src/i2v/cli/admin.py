@@ -18,7 +18,7 @@ def workers(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     found = store.list_workers()
     alive = [store.is_worker_alive(w) for w in found]
     if as_json:
-        print_json([{**w.to_dict(), "alive": a} for w, a in zip(found, alive)])
+        print_json([{**w.to_dict(), "alive": a} for w, a in zip(found, alive, strict=True)])
         return
     if not found:
         typer.echo("no workers have registered; start one with: i2v worker")

@@ -10,7 +10,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from i2v import __version__
@@ -60,18 +59,12 @@ _register_commands()
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``i2v`` program."""
-    command = typer.main.get_command(app)
     try:
-        result = command.main(args=list(argv) if argv is not None else None, prog_name="i2v", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        sys.stderr.write("i2v: interrupted\n")
-        sys.exit(130)
+        # Standalone mode: typer prints usage errors itself and exits 2.
+        app(args=list(argv) if argv is not None else None, prog_name="i2v")
     except I2VError as exc:
         sys.stderr.write(f"i2v: error: {exc}\n")
         sys.exit(2)
-    sys.exit(result if isinstance(result, int) else 0)
+    except KeyboardInterrupt:
+        sys.stderr.write("i2v: interrupted\n")
+        sys.exit(130)

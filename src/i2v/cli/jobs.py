@@ -48,10 +48,14 @@ def submit(
 ) -> None:
     """Queue a photo for a worker and return at once."""
     cli = get_context(ctx)
-    options = VideoOptions(prompt, resolution, duration, width, height, fps, steps, seed, engine, model)
+    options = VideoOptions(
+        prompt, resolution, duration, width, height, fps, steps, seed, engine, model
+    )
     data, info = read_photo(image, cli.video)
     spec = build_spec(options, cli.video, image_name=image.name, priority=priority)
-    job = cli.store.submit(spec, data, content_type=CONTENT_TYPES.get(info.format, "image/octet-stream"))
+    job = cli.store.submit(
+        spec, data, content_type=CONTENT_TYPES.get(info.format, "image/octet-stream")
+    )
     position = cli.store.queue_position(job.id)
     if as_json:
         print_json({"id": job.id, "status": job.status.value, "queue_position": position.position})
@@ -59,7 +63,11 @@ def submit(
     typer.echo(f"queued job {job.id}: {describe_wait(position)}")
 
 
-def job(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
+def job(
+    ctx: typer.Context,
+    job_id: str = typer.Argument(..., help="Job id."),
+    as_json: bool = JsonOption,
+) -> None:
     """Show one job: status, stage, progress, ETA, error and output."""
     store = get_context(ctx).store
     found = store.get(job_id)
@@ -67,7 +75,11 @@ def job(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), a
     data["queue_position"] = store.queue_position(job_id).position
     try:
         info = store.media_info(job_id, VIDEO)
-        data["output"] = {"content_type": info.content_type, "bytes": info.size, "sha256": info.sha256}
+        data["output"] = {
+            "content_type": info.content_type,
+            "bytes": info.size,
+            "sha256": info.sha256,
+        }
     except MediaNotFound:
         data["output"] = None
     if as_json:
@@ -75,12 +87,16 @@ def job(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), a
         return
     typer.echo(describe_job(found, data["queue_position"]))
     if data["output"]:
-        typer.echo(f"video: {data['output']['bytes']} bytes; save it with: i2v result {job_id} -o video.mp4")
+        typer.echo(
+            f"video: {data['output']['bytes']} bytes; save it with: i2v result {job_id} -o video.mp4"
+        )
 
 
 def jobs(
     ctx: typer.Context,
-    status: JobStatus | None = typer.Option(None, "--status", "-s", help="Only jobs with this status."),
+    status: JobStatus | None = typer.Option(
+        None, "--status", "-s", help="Only jobs with this status."
+    ),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many to show."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -95,7 +111,11 @@ def jobs(
     job_table(found)
 
 
-def cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="Job id."), as_json: bool = JsonOption) -> None:
+def cancel(
+    ctx: typer.Context,
+    job_id: str = typer.Argument(..., help="Job id."),
+    as_json: bool = JsonOption,
+) -> None:
     """Cancel a job: at once if queued, within one step if running."""
     found = get_context(ctx).store.request_cancel(job_id)
     if as_json:
@@ -122,7 +142,9 @@ def result(
     try:
         info = store.save_media(job_id, THUMBNAIL if thumbnail else VIDEO, output)
     except MediaNotFound:
-        raise InputError(f"job {job_id}'s files were purged (kept for I2V_KEEP_RESULTS_DAYS)") from None
+        raise InputError(
+            f"job {job_id}'s files were purged (kept for I2V_KEEP_RESULTS_DAYS)"
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot write {output}: {exc.strerror}") from None
     typer.echo(f"saved {output} ({info.size} bytes)")

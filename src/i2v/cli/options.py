@@ -13,7 +13,13 @@ from i2v.intake import PhotoInfo, check_photo
 from i2v.jobs import JobSpec, Resolution
 
 #: Pillow format name to the MIME type stored with the photo.
-CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,9 @@ class VideoOptions:
 
 
 PromptOption = typer.Option("", "--prompt", "-p", help="What should happen in the video.")
-ResolutionOption = typer.Option(None, "--resolution", "-r", help="480p, 720p or 1080p (short side).")
+ResolutionOption = typer.Option(
+    None, "--resolution", "-r", help="480p, 720p or 1080p (short side)."
+)
 DurationOption = typer.Option(None, "--duration", "-d", help="Length in seconds (1-10).")
 WidthOption = typer.Option(None, "--width", help="Exact width in pixels (with --height).")
 HeightOption = typer.Option(None, "--height", help="Exact height in pixels (with --width).")
@@ -41,7 +49,9 @@ FpsOption = typer.Option(None, "--fps", help="Frames per second.")
 StepsOption = typer.Option(None, "--steps", help="Denoising steps.")
 SeedOption = typer.Option(None, "--seed", help="Random seed, for a repeatable video.")
 EngineOption = typer.Option(None, "--engine", help="auto, kenburns or diffusers.")
-ModelOption = typer.Option(None, "--model", help="Model preset, Hugging Face repo id or local folder.")
+ModelOption = typer.Option(
+    None, "--model", help="Model preset, Hugging Face repo id or local folder."
+)
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 

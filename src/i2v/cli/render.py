@@ -36,7 +36,9 @@ def describe_wait(position: QueuePosition) -> str:
     """One line about a queued job's place and wait."""
     if position.position == 0:
         return "started"
-    where = "next in line" if position.position == 1 else f"position {position.position} in the queue"
+    where = (
+        "next in line" if position.position == 1 else f"position {position.position} in the queue"
+    )
     if position.live_workers == 0:
         return f"{where}; no worker is running (start one with: i2v worker)"
     return f"{where}, starts in about {format_duration(position.wait_seconds)}"
@@ -49,7 +51,9 @@ def describe_job(job: Job, queue_position: int = 0) -> str:
         lines.append(f"  position {queue_position} in the queue")
     if job.status is JobStatus.RUNNING:
         stage = STAGE_WORDS.get(job.stage.value, job.stage.value) if job.stage else "starting"
-        lines.append(f"  {stage}, {job.progress:.0%} done, about {format_duration(job.eta_seconds)} left")
+        lines.append(
+            f"  {stage}, {job.progress:.0%} done, about {format_duration(job.eta_seconds)} left"
+        )
     if job.error_code is not None:
         lines.append(f"  error ({job.error_code.value}): {job.error_message}")
     if job.attempts > 1:
@@ -79,7 +83,7 @@ def job_table(jobs: Sequence[Job]) -> None:
 def worker_table(workers: Sequence[WorkerInfo], alive: Sequence[bool]) -> None:
     """Print workers as a table."""
     table = Table("id", "host", "pid", "child", "state", "job", "model", "last seen")
-    for worker, is_alive in zip(workers, alive):
+    for worker, is_alive in zip(workers, alive, strict=True):
         state = worker.state.value if is_alive else f"{worker.state.value} (gone)"
         table.add_row(
             worker.id,

@@ -121,7 +121,9 @@ class Settings(BaseSettings):
         "cleanly instead of spilling into system memory. 0 turns the cap off.",
     )
     max_video_mb: float = Field(
-        default=45.0, gt=0, description="Largest MP4 to produce; bigger ones are re-encoded smaller."
+        default=45.0,
+        gt=0,
+        description="Largest MP4 to produce; bigger ones are re-encoded smaller.",
     )
 
     # --- time model ----------------------------------------------------------------
@@ -183,7 +185,8 @@ class Settings(BaseSettings):
         description="Bot API server; a self-hosted one allows uploads up to 2000 MB.",
     )
     telegram_allowed_users: Annotated[list[int], NoDecode] = Field(
-        default_factory=list, description="Telegram user ids allowed to use the bot. Empty: everyone."
+        default_factory=list,
+        description="Telegram user ids allowed to use the bot. Empty: everyone.",
     )
     telegram_admins: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="Telegram user ids that may use /gpu and /workers."
@@ -210,10 +213,34 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token the HTTP API requires. Required off loopback."
     )
+    api_max_body_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP request body the API accepts, in bytes (a photo plus its form).",
+    )
+    api_rate_limit_per_second: float = Field(
+        default=20.0,
+        ge=0,
+        description="Requests per second one API token (or, without a token, one client "
+        "address) may make on average. 0 turns the limit off.",
+    )
+    api_rate_limit_burst: int = Field(
+        default=100, ge=1, description="Requests one API client may make at once above that rate."
+    )
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser (comma-separated). "
+        "Empty: CORS off.",
+    )
 
     @field_validator("telegram_allowed_users", "telegram_admins", mode="before")
     @classmethod
     def _parse_ids(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
         return _split_ids(value)
 
     @field_validator("database_url")

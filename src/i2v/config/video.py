@@ -60,7 +60,9 @@ class VideoConfig:
             raise InputError("give both --width and --height, or neither")
         for name, side in (("width", spec.width), ("height", spec.height)):
             if side is not None and not MIN_SIDE <= side <= MAX_SIDE:
-                raise InputError(f"{name} must be between {MIN_SIDE} and {MAX_SIDE} pixels (got {side})")
+                raise InputError(
+                    f"{name} must be between {MIN_SIDE} and {MAX_SIDE} pixels (got {side})"
+                )
         fps = self.fps if spec.fps is None else spec.fps
         if fps is not None and not 1 <= fps <= MAX_FPS:
             raise InputError(f"fps must be between 1 and {MAX_FPS} (got {fps})")

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-
 from i2v.config import Settings
+from i2v.config.settings import mask_url
 from i2v.errors import SchemaError
 from i2v.store import migrations
-from i2v.store.database import create_db_engine, mask_url, translated_errors
+from i2v.store.database import create_db_engine, translated_errors
 from i2v.store.jobstore import JobStore, Lease
 from i2v.store.media import PHOTO, THUMBNAIL, VIDEO, MediaInfo
 from i2v.store.timings import STEP, TOTAL, Timing, request_key
@@ -81,5 +81,3 @@ def schema_version(store: JobStore) -> int:
     """Return the schema version of the store's database."""
     with store._read() as conn:
         return migrations.current_version(conn)
-
-

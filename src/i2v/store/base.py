@@ -53,11 +53,8 @@ class StoreBase:
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
         """A read-only transaction that never waits for writers."""
-        with (
-            translated_errors(self._url),
-            self._engine.connect() as conn,
-        ):
-            conn = conn.execution_options(**READONLY)
+        with translated_errors(self._url), self._engine.connect() as conn:
+            conn.execution_options(**READONLY)
             with conn.begin():
                 yield conn
 

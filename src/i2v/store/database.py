@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from i2v.config.settings import mask_url
 from i2v.errors import ConfigError, StoreError
 
 #: How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 #: Read-only transactions use a deferred BEGIN so they never wait for writers (WAL).
 READONLY = {"i2v_readonly": True}
-
-
-def mask_url(url: str) -> str:
-    """Hide the password in a database URL, for messages and logs."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def create_db_engine(url: str) -> sa.Engine:

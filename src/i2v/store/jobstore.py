@@ -74,9 +74,12 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
         }
         with self._write() as conn:
             inserted = conn.execute(
-                upsert_insert(self.dialect, J).values(**values).on_conflict_do_nothing()
-            ).rowcount
-            if inserted:
+                upsert_insert(self.dialect, J)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(J.c.id)
+            ).first()
+            if inserted is not None:
                 write_media(conn, job_id, PHOTO, photo, content_type, now)
             else:
                 job_id = conn.execute(
@@ -110,7 +113,9 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
         oldest_first: bool = False,
     ) -> list[Job]:
         """Return jobs matching every filter given, newest first unless ``oldest_first``."""
-        query = sa.select(J).where(*self._filters(statuses, source, owner, updated_after, undelivered))
+        query = sa.select(J).where(
+            *self._filters(statuses, source, owner, updated_after, undelivered)
+        )
         order = J.c.seq.asc() if oldest_first else J.c.seq.desc()
         query = query.order_by(order).limit(limit).offset(offset)
         with self._read() as conn:
@@ -171,9 +176,9 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
                 ),
             )
             count, queued_seconds = conn.execute(
-                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0)).where(
-                    ahead
-                )
+                sa.select(
+                    sa.func.count(), sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0)
+                ).where(ahead)
             ).one()
             running_seconds = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0)).where(
@@ -190,7 +195,12 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
             conn.execute(
                 J.update()
                 .where(J.c.id == job_id, J.c.status == _QUEUED)
-                .values(status=JobStatus.CANCELED.value, cancel_requested=True, finished_at=now, updated_at=now)
+                .values(
+                    status=JobStatus.CANCELED.value,
+                    cancel_requested=True,
+                    finished_at=now,
+                    updated_at=now,
+                )
             )
             conn.execute(
                 J.update()
@@ -269,14 +279,20 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
         """Renew the lease of every job the worker holds; return the ids still held."""
         now = self._clock()
         with self._write() as conn:
-            held = conn.execute(
-                J.update()
-                .where(J.c.worker_id == worker_id, J.c.status == _RUNNING)
-                .values(lease_expires_at=now + self.lease_seconds)
-                .returning(J.c.id)
-            ).scalars().all()
+            held = (
+                conn.execute(
+                    J.update()
+                    .where(J.c.worker_id == worker_id, J.c.status == _RUNNING)
+                    .values(lease_expires_at=now + self.lease_seconds)
+                    .returning(J.c.id)
+                )
+                .scalars()
+                .all()
+            )
             conn.execute(
-                schema.workers.update().where(schema.workers.c.id == worker_id).values(heartbeat_at=now)
+                schema.workers.update()
+                .where(schema.workers.c.id == worker_id)
+                .values(heartbeat_at=now)
             )
         return set(held)
 
@@ -303,7 +319,10 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
             values["warnings"] = list(warnings)
         with self._write() as conn:
             cancel = conn.execute(
-                J.update().where(*self._held(job_id, lease)).values(**values).returning(J.c.cancel_requested)
+                J.update()
+                .where(*self._held(job_id, lease))
+                .values(**values)
+                .returning(J.c.cancel_requested)
             ).scalar()
         if cancel is None:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
@@ -321,7 +340,9 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
         """Store the video (and thumbnail) and mark the job succeeded, all or nothing."""
         now = self._clock()
         with self._write() as conn:
-            self._finish(conn, job_id, lease, JobStatus.SUCCEEDED, result=dict(result), progress=1.0)
+            self._finish(
+                conn, job_id, lease, JobStatus.SUCCEEDED, result=dict(result), progress=1.0
+            )
             write_media(conn, job_id, VIDEO, video, "video/mp4", now)
             if thumbnail is not None:
                 write_media(conn, job_id, THUMBNAIL, thumbnail, "image/jpeg", now)
@@ -330,7 +351,9 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
     def fail(self, job_id: str, lease: str, code: ErrorCode, message: str) -> Job:
         """Mark the job failed for good with a code and a message the user will read."""
         with self._write() as conn:
-            self._finish(conn, job_id, lease, JobStatus.FAILED, error_code=code.value, error_message=message)
+            self._finish(
+                conn, job_id, lease, JobStatus.FAILED, error_code=code.value, error_message=message
+            )
         return self.get(job_id)
 
     def mark_canceled(self, job_id: str, lease: str) -> Job:
@@ -383,30 +406,49 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
         expired = sa.and_(J.c.status == _RUNNING, J.c.lease_expires_at < now)
         message = "the worker running this job stopped responding"
         with self._write() as conn:
-            requeued = conn.execute(
-                J.update()
-                .where(expired, J.c.attempts < J.c.max_attempts, J.c.cancel_requested.is_(False))
-                .values(status=_QUEUED, error_code=ErrorCode.WORKER_LOST.value, error_message=message, **self._unleased(now))
-                .returning(J.c.id)
-            ).scalars().all()
-            canceled = conn.execute(
-                J.update()
-                .where(expired, J.c.cancel_requested.is_(True))
-                .values(status=JobStatus.CANCELED.value, finished_at=now, **self._unleased(now))
-                .returning(J.c.id)
-            ).scalars().all()
-            failed = conn.execute(
-                J.update()
-                .where(expired)
-                .values(
-                    status=JobStatus.FAILED.value,
-                    error_code=ErrorCode.WORKER_LOST.value,
-                    error_message=f"{message}, {self.max_attempts} times; giving up",
-                    finished_at=now,
-                    **self._unleased(now),
+            requeued = (
+                conn.execute(
+                    J.update()
+                    .where(
+                        expired, J.c.attempts < J.c.max_attempts, J.c.cancel_requested.is_(False)
+                    )
+                    .values(
+                        status=_QUEUED,
+                        error_code=ErrorCode.WORKER_LOST.value,
+                        error_message=message,
+                        **self._unleased(now),
+                    )
+                    .returning(J.c.id)
                 )
-                .returning(J.c.id)
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
+            canceled = (
+                conn.execute(
+                    J.update()
+                    .where(expired, J.c.cancel_requested.is_(True))
+                    .values(status=JobStatus.CANCELED.value, finished_at=now, **self._unleased(now))
+                    .returning(J.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            failed = (
+                conn.execute(
+                    J.update()
+                    .where(expired)
+                    .values(
+                        status=JobStatus.FAILED.value,
+                        error_code=ErrorCode.WORKER_LOST.value,
+                        error_message=f"{message}, {self.max_attempts} times; giving up",
+                        finished_at=now,
+                        **self._unleased(now),
+                    )
+                    .returning(J.c.id)
+                )
+                .scalars()
+                .all()
+            )
         return [*requeued, *canceled, *failed]
 
     def expire_queued(self, ttl_seconds: float) -> list[str]:
@@ -452,7 +494,13 @@ class JobStore(MediaStore, WorkerRegistry, TimingStats, StoreBase):
         changed = conn.execute(
             J.update()
             .where(*self._held(job_id, lease))
-            .values(status=status.value, finished_at=now, updated_at=now, lease_expires_at=None, **values)
+            .values(
+                status=status.value,
+                finished_at=now,
+                updated_at=now,
+                lease_expires_at=None,
+                **values,
+            )
         ).rowcount
         if not changed:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")

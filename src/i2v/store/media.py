@@ -19,7 +19,6 @@ import sqlalchemy as sa
 
 from i2v.errors import MediaNotFound
 from i2v.store import schema
-from i2v.store.database import READONLY
 
 if TYPE_CHECKING:
     from i2v.store.base import StoreBase
@@ -64,7 +63,9 @@ def write_media(
     conn.execute(schema.media.delete().where(_which(job_id, kind)))
     media_id = conn.execute(
         schema.media.insert()
-        .values(job_id=job_id, kind=kind, content_type=content_type, size=0, sha256="", created_at=now)
+        .values(
+            job_id=job_id, kind=kind, content_type=content_type, size=0, sha256="", created_at=now
+        )
         .returning(schema.media.c.id)
     ).scalar_one()
     digest = hashlib.sha256()
@@ -96,7 +97,9 @@ class MediaStore(StoreBase):
     def media_info(self, job_id: str, kind: str) -> MediaInfo:
         """Return the size and type of a stored file; MediaNotFound if there is none."""
         with self._read() as conn:
-            row = conn.execute(sa.select(schema.media).where(_which(job_id, kind))).mappings().first()
+            row = (
+                conn.execute(sa.select(schema.media).where(_which(job_id, kind))).mappings().first()
+            )
         if row is None:
             raise MediaNotFound(f"job {job_id} has no {kind}")
         return MediaInfo(job_id, kind, row["content_type"], int(row["size"]), row["sha256"])
@@ -105,7 +108,9 @@ class MediaStore(StoreBase):
         """Return a whole stored file."""
         return b"".join(self.iter_media(job_id, kind))
 
-    def iter_media(self, job_id: str, kind: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    def iter_media(
+        self, job_id: str, kind: str, start: int = 0, stop: int | None = None
+    ) -> Iterator[bytes]:
         """Yield the bytes ``[start, stop)`` of a stored file, a chunk at a time."""
         info = self.media_info(job_id, kind)
         stop = info.size if stop is None else min(stop, info.size)
@@ -147,13 +152,16 @@ class MediaStore(StoreBase):
             schema.jobs.c.finished_at.is_not(None), schema.jobs.c.finished_at < cutoff
         )
         with self._write() as conn:
-            ids = conn.execute(
-                sa.select(schema.media.c.id).where(
-                    schema.media.c.kind.in_(RESULT_KINDS), schema.media.c.job_id.in_(old_jobs)
+            ids = (
+                conn.execute(
+                    sa.select(schema.media.c.id).where(
+                        schema.media.c.kind.in_(RESULT_KINDS), schema.media.c.job_id.in_(old_jobs)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if ids:
                 # Chunks go with them: ON DELETE CASCADE (SQLite runs with foreign_keys on).
                 conn.execute(schema.media.delete().where(schema.media.c.id.in_(ids)))
         return len(ids)
-

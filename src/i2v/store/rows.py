@@ -15,7 +15,7 @@ def to_datetime(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
 
 
-def job_from_row(row: Mapping[str, Any]) -> Job:
+def job_from_row(row: Mapping[Any, Any]) -> Job:
     """Build a Job from a ``jobs`` row."""
     return Job(
         id=row["id"],
@@ -40,7 +40,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
     )
 
 
-def worker_from_row(row: Mapping[str, Any]) -> WorkerInfo:
+def worker_from_row(row: Mapping[Any, Any]) -> WorkerInfo:
     """Build a WorkerInfo from a ``workers`` row."""
     return WorkerInfo(
         id=row["id"],

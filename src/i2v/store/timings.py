@@ -47,8 +47,10 @@ class Timing:
 
 def request_key(spec: JobSpec) -> str:
     """The key for what a front end knows before a worker sees the photo (queue ETAs)."""
-    size = f"{spec.width}x{spec.height}" if spec.width and spec.height else (
-        spec.resolution.value if spec.resolution else "default"
+    size = (
+        f"{spec.width}x{spec.height}"
+        if spec.width and spec.height
+        else (spec.resolution.value if spec.resolution else "default")
     )
     return "|".join(
         str(part)
@@ -84,7 +86,9 @@ class TimingStats(StoreBase):
                 # A racing first sample from another host wins; losing one sample is harmless.
                 conn.execute(
                     upsert_insert(self.dialect, t)
-                    .values(key=key, name=name, samples=1, mean=mean, var=var, updated_at=self._clock())
+                    .values(
+                        key=key, name=name, samples=1, mean=mean, var=var, updated_at=self._clock()
+                    )
                     .on_conflict_do_nothing()
                 )
             else:
@@ -106,7 +110,9 @@ class TimingStats(StoreBase):
         with self._read() as conn:
             rows = conn.execute(sa.select(t).where(t.c.key == key[:255])).mappings().all()
         return {
-            row["name"]: Timing(mean=row["mean"], std=math.sqrt(max(row["var"], 0.0)), samples=row["samples"])
+            row["name"]: Timing(
+                mean=row["mean"], std=math.sqrt(max(row["var"], 0.0)), samples=row["samples"]
+            )
             for row in rows
         }
 

@@ -61,7 +61,9 @@ class WorkerRegistry(StoreBase):
             values["gpu"] = dict(values["gpu"])
         values["heartbeat_at"] = self._clock()
         with self._write() as conn:
-            conn.execute(schema.workers.update().where(schema.workers.c.id == worker_id).values(**values))
+            conn.execute(
+                schema.workers.update().where(schema.workers.c.id == worker_id).values(**values)
+            )
 
     def remove_worker(self, worker_id: str) -> None:
         """Forget a worker that stopped cleanly."""

@@ -1,0 +1,187 @@
+"""The job commands, run as a user runs them: exit codes, one-line errors, stable JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA
+from i2v.cli.app import main
+from i2v.jobs import JobStatus
+from i2v.store import open_store_url
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run `i2v ARGS` in this process; return (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("I2V_DATA_DIR", str(data))
+    return data
+
+
+def test_submit_prints_id_status_and_queue_position_as_json(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "submit", str(DATA / "coffee.png"), "--prompt", "steam", "--json")
+    assert code == 0
+    first = json.loads(out)
+    assert set(first) == {"id", "status", "queue_position"}
+    assert (first["status"], first["queue_position"]) == ("queued", 1)
+    code, out, _ = run(capsys, "submit", str(DATA / "rocket.jpg"), "--json")
+    assert json.loads(out)["queue_position"] == 2
+
+
+def test_job_shows_status_stage_progress_eta_and_output(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(capsys, "submit", str(DATA / "coffee.png"), "-r", "480p", "-d", "3", "--json")
+    job_id = json.loads(out)["id"]
+    code, out, _ = run(capsys, "job", job_id, "--json")
+    shown = json.loads(out)
+    assert code == 0
+    for key in ("id", "status", "stage", "progress", "eta_seconds", "attempts", "error", "output"):
+        assert key in shown
+    assert shown["spec"]["resolution"] == "480p"
+    assert shown["spec"]["duration_seconds"] == 3.0
+    assert isinstance(shown["spec"]["seed"], int)
+    assert shown["output"] is None
+
+
+def test_cancel_then_jobs_lists_the_job_as_canceled(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(capsys, "submit", str(DATA / "coffee.png"), "--json")
+    job_id = json.loads(out)["id"]
+    code, out, _ = run(capsys, "cancel", job_id)
+    assert code == 0 and "canceled" in out
+    _, out, _ = run(capsys, "jobs", "--status", "canceled", "--json")
+    assert [j["id"] for j in json.loads(out)] == [job_id]
+
+
+def test_result_saves_the_video_of_a_finished_job(
+    env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, out, _ = run(capsys, "submit", str(DATA / "coffee.png"), "--json")
+    job_id = json.loads(out)["id"]
+    code, _, err = run(capsys, "result", job_id, "-o", str(tmp_path / "early.mp4"))
+    assert code == 2 and "queued" in err
+    store = open_store_url(f"sqlite:///{(env / 'i2v.db').as_posix()}")
+    lease = store.claim("w")
+    assert lease is not None
+    store.succeed(job_id, lease.token, result={}, video=b"fake mp4 bytes")
+    store.close()
+    code, out, _ = run(capsys, "result", job_id, "-o", str(tmp_path / "v.mp4"))
+    assert code == 0
+    assert (tmp_path / "v.mp4").read_bytes() == b"fake mp4 bytes"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("I2V_WORKER_LEASE_SECONDS", "soon", "I2V_WORKER_LEASE_SECONDS"),
+        ("I2V_DURATION_SECONDS", "60", "I2V_DURATION_SECONDS"),
+        ("I2V_RESOLUTION", "4k", "I2V_RESOLUTION"),
+        ("I2V_WORKER_LEASE_SECONDS", "5", "twice I2V_WORKER_HEARTBEAT_SECONDS"),
+        ("I2V_DATABASE_URL", "mysql://x", "I2V_DATABASE_URL"),
+        (
+            "I2V_DATABASE_URL",
+            "postgresql+psycopg://nobody@127.0.0.1:9/x",
+            "cannot reach the database",
+        ),
+    ],
+)
+def test_bad_settings_and_databases_give_one_clear_line_and_exit_2(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    named: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code, _, err = run(capsys, "jobs")
+    assert code == 2
+    assert named in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "no such file"),
+        (b"", "empty"),
+        (b"hello, I am text", "not an image"),
+        ((DATA / "rocket.jpg").read_bytes()[:5000], "damaged or incomplete"),
+    ],
+)
+def test_a_missing_or_unusable_photo_gives_one_clear_line_and_exit_2(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: bytes | None,
+    expected: str,
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    if content is not None:
+        photo.write_bytes(content)
+    code, _, err = run(capsys, "submit", str(photo))
+    assert code == 2
+    assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_options_exit_2(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "submit", str(DATA / "coffee.png"), "--duration", "30")[0] == 2
+    assert run(capsys, "submit", str(DATA / "coffee.png"), "--width", "640")[0] == 2
+    assert run(capsys, "submit", str(DATA / "coffee.png"), "--engine", "magic")[0] == 2
+    assert run(capsys, "submit", str(DATA / "coffee.png"), "--resolution", "4k")[0] == 2
+    assert run(capsys, "job", "doesnotexist")[0] == 2
+
+
+def test_config_masks_secrets(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("I2V_TELEGRAM_TOKEN", "123456:ABCdefGhIkl-tokenvalue")
+    monkeypatch.setenv("I2V_DATABASE_URL", "postgresql+psycopg://i2v:hunter2@db/i2v")
+    code, out, _ = run(capsys, "config", "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["I2V_TELEGRAM_TOKEN"] == "********"
+    assert "hunter2" not in out and "tokenvalue" not in out
+    assert shown["I2V_WORKER_LEASE_SECONDS"] == 60
+
+
+def test_db_upgrade_creates_then_reports_up_to_date(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and "upgraded from schema version 0" in out
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and "up to date" in out
+
+
+def test_the_installed_program_exits_2_with_one_line_for_a_missing_file(tmp_path: Path) -> None:
+    program = shutil.which("i2v", path=str(Path(sys.executable).parent))
+    assert program is not None
+    done = subprocess.run(
+        [program, "submit", str(tmp_path / "missing.png")],
+        capture_output=True,
+        text=True,
+        env={"I2V_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"i2v: error: no such file: {tmp_path / 'missing.png'}"
+    assert JobStatus.QUEUED.value not in done.stdout

@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest MP4 to produce; bigger ones are re-encoded smaller.",
     )
+    engine_factory: str = Field(
+        default="i2v.engine.factory:build_engine",
+        description="Function (package.module:function) that builds the engine from these "
+        "settings, inside the worker's GPU process. Change it only to plug in your own engine.",
+    )
 
     # --- time model ----------------------------------------------------------------
     worker_heartbeat_seconds: float = Field(

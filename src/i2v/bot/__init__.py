@@ -1,0 +1,11 @@
+"""The Telegram bot: photo in, live status, video out; it talks to workers only through the store.
+
+Build it with :func:`build_bot` and :func:`build_dispatcher`, or run it with
+:func:`run_bot` (what ``i2v bot`` does).
+"""
+
+from i2v.bot.factory import build_bot, build_dispatcher
+from i2v.bot.options import BotOptions
+from i2v.bot.runner import run_bot
+
+__all__ = ["BotOptions", "build_bot", "build_dispatcher", "run_bot"]

@@ -1,0 +1,111 @@
+"""A user's own jobs: the Cancel button, /cancel, /status and /queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from i2v.bot.intake import SOURCE
+from i2v.bot.keyboards import CancelJob
+from i2v.bot.status import format_duration, progress_bar
+from i2v.jobs import Job, JobStatus
+from i2v.store import JobStore
+
+router = Router(name="jobs")
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+#: Jobs listed by /status.
+STATUS_LIMIT = 5
+
+
+def _status_word(job: Job) -> str:
+    words = {
+        JobStatus.QUEUED: _("queued"),
+        JobStatus.RUNNING: _("running"),
+        JobStatus.SUCCEEDED: _("done"),
+        JobStatus.FAILED: _("failed"),
+        JobStatus.CANCELED: _("canceled"),
+    }
+    return words[job.status]
+
+
+async def _cancel(store: JobStore, job: Job) -> str:
+    """Cancel a job and say what happened."""
+    job = await asyncio.to_thread(store.request_cancel, job.id)
+    if job.status is JobStatus.CANCELED:
+        return _("Canceled.")
+    if job.status.is_terminal:
+        return _("This video is already finished.")
+    return _("Canceling… the worker stops at its next step.")
+
+
+@router.callback_query(CancelJob.filter())
+async def on_cancel_button(query: CallbackQuery, callback_data: CancelJob, store: JobStore) -> None:
+    """The Cancel button under a status message."""
+    job = await asyncio.to_thread(store.find, callback_data.job_id)
+    if job is None or job.spec.owner != str(query.from_user.id):
+        await query.answer(_("This is not your video."), show_alert=True)
+        return
+    await query.answer(await _cancel(store, job))
+
+
+@router.message(Command("cancel"))
+async def on_cancel(message: Message, store: JobStore) -> None:
+    """Cancel the user's latest queued or running job."""
+    owner = str(message.from_user.id if message.from_user else message.chat.id)
+    active = await asyncio.to_thread(
+        store.list_jobs, statuses=ACTIVE, source=SOURCE, owner=owner, limit=1
+    )
+    if not active:
+        await message.answer(_("You have no video in the making."))
+        return
+    await message.answer(await _cancel(store, active[0]))
+
+
+@router.message(Command("status"))
+async def on_status(message: Message, store: JobStore) -> None:
+    """List the user's latest jobs."""
+    owner = str(message.from_user.id if message.from_user else message.chat.id)
+    jobs = await asyncio.to_thread(store.list_jobs, source=SOURCE, owner=owner, limit=STATUS_LIMIT)
+    if not jobs:
+        await message.answer(_("You have not made any videos yet. Send me a photo."))
+        return
+    lines = [_("Your latest videos:")]
+    for job in jobs:
+        line = f"• {job.id}: {_status_word(job)}"
+        if job.status is JobStatus.RUNNING:
+            line += f" {progress_bar(job.progress)}"
+        elif job.status is JobStatus.SUCCEEDED and job.elapsed_seconds is not None:
+            line += f" ({format_duration(job.elapsed_seconds)})"
+        lines.append(line)
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("queue"))
+async def on_queue(message: Message, store: JobStore) -> None:
+    """How many jobs wait and run, and where the user's own stand."""
+    queued, running, workers = await asyncio.gather(
+        asyncio.to_thread(store.count_jobs, statuses=[JobStatus.QUEUED]),
+        asyncio.to_thread(store.count_jobs, statuses=[JobStatus.RUNNING]),
+        asyncio.to_thread(store.live_worker_count),
+    )
+    lines = [
+        _("Waiting: {queued}. Running: {running}. Workers online: {workers}.").format(
+            queued=queued, running=running, workers=workers
+        )
+    ]
+    owner = str(message.from_user.id if message.from_user else message.chat.id)
+    mine = await asyncio.to_thread(
+        store.list_jobs, statuses=[JobStatus.QUEUED], source=SOURCE, owner=owner, limit=10
+    )
+    for job in mine:
+        position = await asyncio.to_thread(store.queue_position, job.id)
+        lines.append(
+            _("Your video {id}: number {n}, starts in about {wait}.").format(
+                id=job.id, n=position.position, wait=format_duration(position.wait_seconds)
+            )
+        )
+    await message.answer("\n".join(lines))

@@ -1,0 +1,161 @@
+"""Photo intake: a photo or image file in, a queued job and its status message out."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.types import Message, ReplyParameters
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from i2v.bot.intake import (
+    DAY_SECONDS,
+    SOURCE,
+    IncomingImage,
+    PendingIntake,
+    build_spec,
+    dedupe_key,
+    image_of,
+    is_image_type,
+)
+from i2v.bot.keyboards import cancel_keyboard
+from i2v.bot.options import BotOptions
+from i2v.bot.preferences import Preferences
+from i2v.bot.status import status_text
+from i2v.config import Settings, VideoConfig
+from i2v.errors import InputError
+from i2v.intake import check_photo
+from i2v.jobs import Job, JobStatus
+from i2v.store import JobStore
+
+log = logging.getLogger(__name__)
+router = Router(name="photos")
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@router.message(F.photo | F.document)
+async def on_image(
+    message: Message,
+    bot: Bot,
+    store: JobStore,
+    settings: Settings,
+    video: VideoConfig,
+    options: BotOptions,
+    pending: PendingIntake,
+    i18n: I18n,
+    user_prefs: dict[str, Any],
+) -> None:
+    """Check the image and the user's limits, queue a job, and reply with its status."""
+    image = image_of(message)
+    if image is None:  # pragma: no cover - the filter guarantees one
+        return
+    key = dedupe_key(message)
+    pending.add(key)
+    try:
+        refusal = await _refusal_before_download(message, image, store, settings, options)
+        if refusal is not None:
+            if refusal:
+                await message.reply(refusal)
+            return
+        prefs = Preferences.from_dict(user_prefs)
+        try:
+            spec = build_spec(message, image, prefs, video, i18n.current_locale)
+        except InputError as exc:
+            await message.reply(_("I can't start this job: {reason}").format(reason=exc))
+            return
+        photo = await _download(bot, image)
+        try:
+            await asyncio.to_thread(check_photo, photo, video)
+        except InputError as exc:
+            await message.reply(_("I can't use this image: {reason}").format(reason=exc))
+            return
+        content_type = image.content_type if image.is_document else "image/jpeg"
+        job = await asyncio.to_thread(store.submit, spec, photo, content_type=content_type)
+        log.info("job %s: queued from chat %s", job.id, message.chat.id)
+        await _send_status(message, store, job)
+    finally:
+        pending.discard(key)
+
+
+async def _refusal_before_download(
+    message: Message,
+    image: IncomingImage,
+    store: JobStore,
+    settings: Settings,
+    options: BotOptions,
+) -> str | None:
+    """The reason to refuse without downloading; "" to stay silent; None to go on."""
+    if image.is_document and not is_image_type(image.content_type):
+        return _("This file is not an image. Send a photo, or a JPEG, PNG or WebP file.")
+    if image.file_size is not None and image.file_size > options.max_download_bytes:
+        return _("This file is {size:.1f} MB; bots can download at most {limit:.0f} MB.").format(
+            size=image.file_size / 1e6, limit=options.max_download_bytes / 1e6
+        )
+    if message.caption and len(message.caption.strip()) > settings.max_prompt_chars:
+        return _("The caption is {n} characters long; the limit is {limit}.").format(
+            n=len(message.caption.strip()), limit=settings.max_prompt_chars
+        )
+    owner = str(message.from_user.id if message.from_user else message.chat.id)
+    active = await asyncio.to_thread(
+        store.list_jobs, statuses=ACTIVE, source=SOURCE, owner=owner, limit=100
+    )
+    if any(_is_job_of(job, message) for job in active):
+        # Telegram delivered this message again (a restart before the offset was saved).
+        return ""
+    if len(active) >= settings.telegram_max_active_jobs:
+        return _(
+            "You already have {n} videos in the making; the limit is {limit}. "
+            "Send this photo again when one is done, or /cancel one."
+        ).format(n=len(active), limit=settings.telegram_max_active_jobs)
+    if settings.telegram_daily_quota:
+        today = await asyncio.to_thread(
+            store.count_jobs,
+            source=SOURCE,
+            owner=owner,
+            created_after=store.now() - DAY_SECONDS,
+        )
+        if today >= settings.telegram_daily_quota:
+            return _("You have made {n} videos in the last 24 hours, which is the limit.").format(
+                n=today
+            )
+    return None
+
+
+def _is_job_of(job: Job, message: Message) -> bool:
+    notify = job.notify or {}
+    return (
+        notify.get("chat_id") == message.chat.id and notify.get("message_id") == message.message_id
+    )
+
+
+async def _download(bot: Bot, image: IncomingImage) -> bytes:
+    file = await bot.get_file(image.file_id)
+    if file.file_path is None:
+        raise InputError("Telegram did not give a download path for the file")
+    buffer = io.BytesIO()
+    await bot.download_file(file.file_path, destination=buffer)
+    return buffer.getvalue()
+
+
+async def _send_status(message: Message, store: JobStore, job: Job) -> None:
+    """Reply to the photo with the job's status and a Cancel button, and remember its id."""
+    position = await asyncio.to_thread(store.queue_position, job.id)
+    text = status_text(job, position)
+    sent = await message.answer(
+        text,
+        reply_markup=cancel_keyboard(job.id),
+        reply_parameters=ReplyParameters(
+            message_id=message.message_id, allow_sending_without_reply=True
+        ),
+    )
+    notify = dict(job.notify or {})
+    notify.update(
+        status_message_id=sent.message_id,
+        status_text=text,
+        expected_seconds=job.eta_seconds,
+    )
+    await asyncio.to_thread(store.set_notify, job.id, notify)

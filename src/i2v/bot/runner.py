@@ -1,0 +1,68 @@
+"""Running the bot: long polling by default, a webhook server when a public URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot, Dispatcher
+
+from i2v.bot.factory import build_bot, build_dispatcher
+from i2v.bot.options import BotOptions
+from i2v.config import Settings
+from i2v.errors import ConfigError
+from i2v.store import JobStore
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+async def run_bot(store: JobStore, settings: Settings, options: BotOptions | None = None) -> None:
+    """Serve the bot until interrupted (polling, or webhook when I2V_TELEGRAM_WEBHOOK_URL is set)."""
+    bot = build_bot(settings)
+    dispatcher = build_dispatcher(store, settings, options)
+    me = await bot.get_me()
+    log.info(
+        "bot @%s started (%s)",
+        me.username,
+        "webhook" if settings.telegram_webhook_url else "polling",
+    )
+    if settings.telegram_webhook_url:
+        await _serve_webhook(bot, dispatcher, settings)
+    else:
+        # A webhook left over from an earlier run would stop getUpdates from working.
+        await bot.delete_webhook(drop_pending_updates=False)
+        await dispatcher.start_polling(bot, polling_timeout=30)
+
+
+async def _serve_webhook(bot: Bot, dispatcher: Dispatcher, settings: Settings) -> None:
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
+
+    host, _, port = settings.telegram_webhook_listen.rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(
+            "I2V_TELEGRAM_WEBHOOK_LISTEN must be host:port "
+            f"(got {settings.telegram_webhook_listen!r})"
+        )
+    secret = settings.telegram_webhook_secret
+    secret_value = secret.get_secret_value() if secret else None
+    url = (settings.telegram_webhook_url or "").rstrip("/")
+    if not url.endswith(WEBHOOK_PATH):
+        url += WEBHOOK_PATH
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret_value).register(
+        app, path=WEBHOOK_PATH
+    )
+    setup_application(app, dispatcher, bot=bot)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+    await site.start()
+    await bot.set_webhook(url, secret_token=secret_value, drop_pending_updates=False)
+    log.info("webhook listening on %s, Telegram calls %s", settings.telegram_webhook_listen, url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await bot.session.close()

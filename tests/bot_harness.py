@@ -1,0 +1,115 @@
+"""Running the real bot in the tests: in a thread of this process, or as an ``i2v bot`` process.
+
+Either way it talks HTTP to a :class:`fake_bot_api.FakeBotApi` and reads and
+writes a real job store, while a :class:`bot_worker.KenBurnsWorker` makes the
+videos.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from fake_bot_api import TOKEN, FakeBotApi, FakeUser
+from i2v.bot import BotOptions, build_bot, build_dispatcher
+from i2v.config import Settings
+from i2v.jobs import Resolution
+from i2v.store import JobStore
+
+#: Fast timings for tests; the edit interval stays long enough to be measured.
+FAST = BotOptions(poll_seconds=0.1, edit_interval_seconds=1.0)
+
+
+def bot_settings(
+    api: FakeBotApi, database_url: str, tmp_path: Path, **overrides: object
+) -> Settings:
+    """Settings for a bot against the fake API, making tiny videos (480p, 1 s, 8 fps)."""
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "telegram_token": TOKEN,
+        "telegram_api_url": api.url,
+        "resolution": Resolution.P480,
+        "duration_seconds": 1.0,
+        "fps": 8,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class BotThread:
+    """The real bot (aiogram polling, notifier and all) on its own event loop in a thread."""
+
+    def __init__(self, store: JobStore, settings: Settings, options: BotOptions = FAST) -> None:
+        self.store = store
+        self.settings = settings
+        self.options = options
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._serve, name="bot", daemon=True)
+        self._started = threading.Event()
+        self.error: BaseException | None = None
+
+    def start(self) -> BotThread:
+        """Start polling; return once the loop is running."""
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        """Stop polling and the notifier, and wait for the thread."""
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(30)
+        if self.error is not None:
+            raise self.error
+
+    def _serve(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by stop(), in the test's thread
+            self.error = exc
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        bot = build_bot(self.settings)
+        dispatcher = build_dispatcher(self.store, self.settings, self.options)
+        polling = asyncio.create_task(
+            dispatcher.start_polling(bot, polling_timeout=1, handle_signals=False)
+        )
+        self._started.set()
+        await self._stopped.wait()
+        await dispatcher.stop_polling()
+        await polling
+
+
+def start_bot_process(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> subprocess.Popen[bytes]:
+    """``i2v bot`` as a separate process, configured through the environment like a real one."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("I2V_")},
+        "I2V_DATA_DIR": str(tmp_path / "data"),
+        "I2V_DATABASE_URL": database_url,
+        "I2V_TELEGRAM_TOKEN": TOKEN,
+        "I2V_TELEGRAM_API_URL": api.url,
+        "I2V_RESOLUTION": "480p",
+        "I2V_DURATION_SECONDS": "1",
+        "I2V_FPS": "8",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from i2v.cli.app import main; main()", "bot"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "bot.log", "ab"),
+    )
+
+
+ALICE = FakeUser(1001, "en", "Alice")
+BORIS = FakeUser(1002, "ru", "Борис")

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "i2v.cli.jobs",
     "i2v.cli.admin",
     "i2v.cli.doctor",
+    "i2v.cli.up",
 )
 
 

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "i2v.cli.admin",
     "i2v.cli.doctor",
     "i2v.cli.up",
+    "i2v.cli.api",
 )
 
 

@@ -1,0 +1,148 @@
+"""Response shapes of the API, as Pydantic models so the OpenAPI schema documents them.
+
+They mirror :meth:`i2v.jobs.Job.to_dict` and :meth:`i2v.jobs.WorkerInfo.to_dict`,
+the same JSON the CLI prints with ``--json``; the API adds a queue position and links.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from i2v.jobs import Job, JobStatus, QueuePosition, Resolution, Stage, WorkerState
+
+
+class SpecOut(BaseModel):
+    """What was asked for, with the defaults the job actually got filled in."""
+
+    prompt: str
+    resolution: Resolution | None
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+    fps: int | None
+    steps: int | None
+    seed: int | None
+    engine: str | None
+    model: str | None
+    source: str
+    owner: str | None
+    dedupe_key: str | None
+    priority: int
+    image_name: str
+
+
+class ErrorOut(BaseModel):
+    """Why a job failed."""
+
+    code: str = Field(examples=["out_of_memory"])
+    message: str | None
+
+
+class QueueOut(BaseModel):
+    """Where a queued job stands."""
+
+    position: int = Field(description="1 means next to run; 0 means not queued.", examples=[2])
+    wait_seconds: float = Field(description="Estimated seconds until a worker starts it.")
+    live_workers: int = Field(description="Workers that reported in recently.")
+
+    @classmethod
+    def of(cls, position: QueuePosition) -> QueueOut:
+        """Convert the store's value."""
+        return cls(
+            position=position.position,
+            wait_seconds=round(position.wait_seconds, 1),
+            live_workers=position.live_workers,
+        )
+
+
+class LinksOut(BaseModel):
+    """Where to find more about the job."""
+
+    self: str
+    events: str
+    video: str
+    thumbnail: str
+
+
+class JobOut(BaseModel):
+    """A job as the store last saw it."""
+
+    id: str = Field(examples=["k7h3m9qz2a"])
+    status: JobStatus
+    stage: Stage | None
+    progress: float = Field(ge=0, le=1, description="0..1 across the whole job.")
+    eta_seconds: float | None = Field(description="Seconds until done (estimate).")
+    attempts: int
+    error: ErrorOut | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    updated_at: str | None
+    worker: str | None
+    cancel_requested: bool
+    result: dict[str, Any]
+    warnings: list[str]
+    delivered: bool
+    spec: SpecOut
+    links: LinksOut
+
+    @classmethod
+    def of(cls, job: Job) -> dict[str, Any]:
+        """The job's stable JSON shape plus links (a plain dict: FastAPI validates it once)."""
+        data = job.to_dict()
+        base = f"/v1/jobs/{job.id}"
+        data["links"] = {
+            "self": base,
+            "events": f"{base}/events",
+            "video": f"{base}/video",
+            "thumbnail": f"{base}/thumbnail",
+        }
+        return data
+
+
+class JobDetailOut(JobOut):
+    """A job with its place in the queue (null once it has left the queue)."""
+
+    queue: QueueOut | None
+
+
+class JobListOut(BaseModel):
+    """One page of jobs, newest first."""
+
+    jobs: list[JobOut]
+    total: int = Field(description="Jobs matching the filter, over all pages.")
+    limit: int
+    offset: int
+
+
+class WorkerOut(BaseModel):
+    """A worker process as registered in the store."""
+
+    id: str
+    host: str
+    pid: int
+    child_pid: int | None
+    state: WorkerState
+    job_id: str | None
+    engine: str | None
+    model: str | None
+    started_at: str | None
+    heartbeat_at: str | None
+    gpu: dict[str, Any]
+    alive: bool = Field(description="Reported in within one lease.")
+
+
+class WorkerListOut(BaseModel):
+    """Every worker seen recently, most recently seen first."""
+
+    workers: list[WorkerOut]
+
+
+class HealthOut(BaseModel):
+    """Health check answer."""
+
+    status: str = Field(examples=["ok"])
+    detail: str | None = None
+    schema_version: int | None = None

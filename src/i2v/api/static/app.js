@@ -1,0 +1,284 @@
+// i2v web page: submit a photo, follow the job over Server-Sent Events, play the video.
+// Plain JavaScript with no build step. Events are read with fetch() rather than
+// EventSource because EventSource cannot send the Authorization header.
+"use strict";
+
+const TEXTS = {
+  en: {
+    tagline: "Turn a photo into a short video.",
+    token_label: "API token", token_save: "Save",
+    token_hint: "This server needs its API token (I2V_API_TOKEN).",
+    drop: "Drop a photo here or tap to choose one",
+    prompt: "What should happen (optional)", resolution: "Resolution", default: "Default",
+    duration: "Length, seconds", make: "Make a video", job: "Job", cancel: "Cancel",
+    download: "Download the video", recent: "Recent jobs", none: "No jobs yet.",
+    queued: "Waiting in the queue", queued_at: "Place in the queue: {n}",
+    running: "Working", succeeded: "Done", failed: "Failed", canceled: "Canceled",
+    loading_model: "Loading the model", preprocessing: "Preparing the photo",
+    generating: "Generating frames", decoding: "Decoding frames", encoding: "Writing the video",
+    eta: "About {t} left", wait: "Starts in about {t}", no_workers: "No worker is running right now.",
+    cancel_requested: "Stopping…", sending: "Sending…", offline: "Connection lost, retrying…",
+    seconds: "{n} s", minutes: "{n} min",
+  },
+  ru: {
+    tagline: "Превратите фото в короткое видео.",
+    token_label: "Токен API", token_save: "Сохранить",
+    token_hint: "Этому серверу нужен токен API (I2V_API_TOKEN).",
+    drop: "Перетащите фото сюда или нажмите, чтобы выбрать",
+    prompt: "Что должно происходить (необязательно)", resolution: "Разрешение",
+    default: "По умолчанию", duration: "Длина, секунд", make: "Сделать видео", job: "Задача",
+    cancel: "Отменить", download: "Скачать видео", recent: "Недавние задачи", none: "Задач пока нет.",
+    queued: "В очереди", queued_at: "Место в очереди: {n}",
+    running: "В работе", succeeded: "Готово", failed: "Не получилось", canceled: "Отменено",
+    loading_model: "Загрузка модели", preprocessing: "Подготовка фото",
+    generating: "Создание кадров", decoding: "Декодирование кадров", encoding: "Запись видео",
+    eta: "Осталось около {t}", wait: "Начнётся примерно через {t}",
+    no_workers: "Сейчас не запущен ни один исполнитель.",
+    cancel_requested: "Останавливаем…", sending: "Отправка…",
+    offline: "Связь потеряна, переподключаемся…", seconds: "{n} с", minutes: "{n} мин",
+  },
+};
+
+const $ = (id) => document.getElementById(id);
+const state = { lang: "en", token: localStorage.getItem("i2v.token") || "", jobId: null, stream: null };
+
+function t(key, vars) {
+  let text = (TEXTS[state.lang] && TEXTS[state.lang][key]) || TEXTS.en[key] || key;
+  for (const [name, value] of Object.entries(vars || {})) text = text.replace(`{${name}}`, value);
+  return text;
+}
+
+function duration(seconds) {
+  const s = Math.max(1, Math.round(seconds));
+  return s < 120 ? t("seconds", { n: s }) : t("minutes", { n: Math.round(s / 60) });
+}
+
+function setLanguage(lang) {
+  state.lang = TEXTS[lang] ? lang : "en";
+  localStorage.setItem("i2v.lang", state.lang);
+  document.documentElement.lang = state.lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const b of document.querySelectorAll("[data-lang]")) b.setAttribute("aria-pressed", String(b.dataset.lang === state.lang));
+}
+
+function headers(extra) {
+  const h = new Headers(extra || {});
+  if (state.token) h.set("Authorization", `Bearer ${state.token}`);
+  return h;
+}
+
+async function api(path, options) {
+  const response = await fetch(path, { ...(options || {}), headers: headers((options || {}).headers) });
+  if (response.status === 401) $("token-box").hidden = false;
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+    throw new Error(detail);
+  }
+  return response;
+}
+
+// With a token the browser cannot put it on <video src>, so the file is fetched as a blob;
+// without one the plain URL lets the player stream and seek with Range requests.
+async function mediaUrl(path) {
+  if (!state.token) return path;
+  return URL.createObjectURL(await (await api(path)).blob());
+}
+
+// --- following a job -----------------------------------------------------------------
+
+function show(job) {
+  $("job").hidden = false;
+  $("job-id").textContent = job.id;
+  const status = job.status;
+  let line = t(status);
+  if (status === "queued" && job.queue) line += ". " + t("queued_at", { n: job.queue.position });
+  if (status === "running" && job.stage) line = t(job.stage);
+  if (job.cancel_requested && !["canceled", "succeeded", "failed"].includes(status)) line = t("cancel_requested");
+  $("status").textContent = line;
+  $("status").dataset.status = status;
+  $("progress").value = status === "succeeded" ? 1 : job.progress;
+  let eta = "";
+  if (status === "queued" && job.queue) eta = job.queue.live_workers ? t("wait", { t: duration(job.queue.wait_seconds) }) : t("no_workers");
+  if (status === "running" && job.eta_seconds != null) eta = t("eta", { t: duration(job.eta_seconds) });
+  $("eta").textContent = eta;
+  $("cancel").hidden = !["queued", "running"].includes(status) || job.cancel_requested;
+  $("job-error").hidden = !job.error;
+  $("job-error").textContent = job.error ? job.error.message : "";
+  if (status === "succeeded") showVideo(job);
+}
+
+async function showVideo(job) {
+  const video = $("video");
+  if (video.dataset.job === job.id) return;
+  video.dataset.job = job.id;
+  video.src = await mediaUrl(job.links.video);
+  video.hidden = false;
+  const link = $("download");
+  link.href = state.token ? video.src : `${job.links.video}?download=1`;
+  link.download = `i2v-${job.id}.mp4`;
+  link.hidden = false;
+  loadJobs();
+}
+
+function follow(jobId) {
+  if (state.stream) state.stream.abort();
+  state.jobId = jobId;
+  $("video").hidden = true;
+  $("video").removeAttribute("src");
+  delete $("video").dataset.job;
+  $("download").hidden = true;
+  const controller = new AbortController();
+  state.stream = controller;
+  readEvents(jobId, controller.signal);
+}
+
+// Reads text/event-stream; reconnects with Last-Event-ID until the terminal event.
+async function readEvents(jobId, signal) {
+  let lastId = null;
+  let retry = 2000;
+  while (!signal.aborted) {
+    try {
+      const extra = lastId ? { "Last-Event-ID": lastId } : {};
+      const response = await api(`/v1/jobs/${jobId}/events`, { headers: extra, signal });
+      if (response.status === 204) return;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = { id: null, name: "message", data: [] };
+          for (const line of block.split("\n")) {
+            const colon = line.indexOf(":");
+            if (colon === 0) continue;
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            if (field === "id") event.id = val;
+            else if (field === "event") event.name = val;
+            else if (field === "data") event.data.push(val);
+            else if (field === "retry") retry = Number(val) || retry;
+          }
+          if (event.id !== null) lastId = event.id;
+          if (!event.data.length) continue;
+          const job = JSON.parse(event.data.join("\n"));
+          show(job);
+          if (["succeeded", "failed", "canceled"].includes(event.name)) return;
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      $("eta").textContent = t("offline");
+    }
+    await new Promise((resolve) => setTimeout(resolve, retry));
+  }
+}
+
+// --- submitting ------------------------------------------------------------------------
+
+function choose(file) {
+  if (!file) return;
+  const transfer = new DataTransfer();
+  transfer.items.add(file);
+  $("photo").files = transfer.files;
+  const preview = $("preview");
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  $("drop-text").textContent = file.name;
+  $("submit").disabled = false;
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const form = new FormData();
+  form.append("photo", $("photo").files[0]);
+  for (const name of ["prompt", "resolution", "duration"]) {
+    const value = $(name).value.trim();
+    if (value) form.append(name, value);
+  }
+  $("submit").disabled = true;
+  $("form-error").hidden = true;
+  try {
+    const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+    const response = await api("/v1/jobs", { method: "POST", body: form, headers: { "Idempotency-Key": key } });
+    const job = await response.json();
+    show(job);
+    follow(job.id);
+    loadJobs();
+  } catch (error) {
+    $("form-error").textContent = error.message;
+    $("form-error").hidden = false;
+  } finally {
+    $("submit").disabled = !$("photo").files.length;
+  }
+}
+
+async function cancel() {
+  if (!state.jobId) return;
+  try {
+    show(await (await api(`/v1/jobs/${state.jobId}`, { method: "DELETE" })).json());
+  } catch (error) {
+    $("job-error").textContent = error.message;
+    $("job-error").hidden = false;
+  }
+}
+
+// --- recent jobs -----------------------------------------------------------------------
+
+async function loadJobs() {
+  let jobs;
+  try {
+    jobs = (await (await api("/v1/jobs?limit=12")).json()).jobs;
+  } catch (error) {
+    return;
+  }
+  const list = $("jobs");
+  list.replaceChildren();
+  if (!jobs.length) {
+    const empty = document.createElement("li");
+    empty.textContent = t("none");
+    list.append(empty);
+  }
+  for (const job of jobs) {
+    const item = document.createElement("li");
+    const img = document.createElement("img");
+    img.className = "thumb";
+    img.alt = "";
+    if (job.status === "succeeded") mediaUrl(job.links.thumbnail).then((url) => { img.src = url; }, () => {});
+    const caption = document.createElement("div");
+    caption.textContent = job.spec.prompt || job.spec.image_name;
+    const status = document.createElement("div");
+    status.className = "state";
+    status.textContent = t(job.status);
+    item.append(img, caption, status);
+    item.addEventListener("click", () => { show(job); follow(job.id); });
+    list.append(item);
+  }
+}
+
+function start() {
+  const saved = localStorage.getItem("i2v.lang");
+  setLanguage(saved || (navigator.language || "en").slice(0, 2));
+  for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => { setLanguage(b.dataset.lang); loadJobs(); });
+  $("token").value = state.token;
+  $("token-save").addEventListener("click", () => {
+    state.token = $("token").value.trim();
+    localStorage.setItem("i2v.token", state.token);
+    $("token-box").hidden = true;
+    loadJobs();
+  });
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); choose(e.dataTransfer.files[0]); });
+  $("photo").addEventListener("change", () => choose($("photo").files[0]));
+  $("job-form").addEventListener("submit", submit);
+  $("cancel").addEventListener("click", cancel);
+  loadJobs();
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,64 @@
+"""``i2v api``: serve the HTTP API and web page with uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import typer
+
+from i2v.cli.context import get_context
+from i2v.config import Settings
+from i2v.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` is reachable only from this machine."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings, host: str) -> None:
+    """Refuse to serve beyond loopback without a token: anyone on the network could use the GPU."""
+    has_token = settings.api_token is not None and bool(settings.api_token.get_secret_value())
+    if not is_loopback(host) and not has_token:
+        raise ConfigError(
+            f"refusing to serve the API on {host} without a token: anyone who can reach this "
+            "address could submit jobs and read every video. Set I2V_API_TOKEN to a long random "
+            "secret (python -c 'import secrets; print(secrets.token_urlsafe(32))'), or listen "
+            "on 127.0.0.1"
+        )
+
+
+def api(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Address to listen on (I2V_API_HOST)."),
+    port: int | None = typer.Option(None, "--port", help="Port to listen on (I2V_API_PORT)."),
+) -> None:
+    """Serve the HTTP API, the web page and /metrics."""
+    import uvicorn
+
+    from i2v.api import create_app
+
+    context = get_context(ctx)
+    settings = context.settings
+    host = host or settings.api_host
+    port = port or settings.api_port
+    check_exposure(settings, host)
+    app = create_app(context.store, settings)
+    auth = "bearer token required" if settings.api_token else "no token (loopback only)"
+    log.info("serving the i2v API on http://%s:%s (%s)", host, port, auth)
+    # log_config=None keeps the logging the CLI configured; uvicorn's access lines carry
+    # the path only, never headers, so the token cannot reach a log.
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the api command to the app."""
+    app.command()(api)

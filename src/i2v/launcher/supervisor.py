@@ -51,6 +51,7 @@ class Slot:
     backoff: float = 0.0
     kill_at: float = 0.0
     started_at: float = 0.0
+    killed: bool = False
     #: Set while the child is being restarted on request: stopping, or waiting to start.
     rolling: bool = False
     restarts: int = 0
@@ -129,7 +130,7 @@ class Supervisor:
             log.error("cannot start %s: %s", slot.spec.name, exc)
             self._schedule_restart(slot, now, ran=0.0)
             return
-        slot.state, slot.started_at = State.RUNNING, now
+        slot.state, slot.started_at, slot.killed = State.RUNNING, now, False
         if slot.rolling:
             slot.rolling = False
             self._settle_until = now + ROLL_SETTLE_SECONDS
@@ -178,9 +179,10 @@ class Supervisor:
         slot.state, slot.kill_at = State.STOPPING, now + slot.spec.stop_seconds
 
     def _kill(self, slot: Slot) -> None:
-        if slot.process is not None and slot.state is State.STOPPING:
-            log.warning("%s did not stop in time; killing it", slot.spec.name)
+        if slot.process is not None and slot.state is State.STOPPING and not slot.killed:
+            log.warning("killing %s (pid %s)", slot.spec.name, slot.process.pid)
             slot.process.kill()
+            slot.killed = True
 
     # --- requests from i2v restart / i2v down ---------------------------------------
     def _serve_requests(self) -> None:

@@ -82,7 +82,11 @@ def build_dispatcher(
     dispatcher.message.outer_middleware(allowlist)
     dispatcher.callback_query.outer_middleware(allowlist)
     dispatcher.include_routers(
-        start.router, preferences.router, jobs.router, admin.router, photos.router
+        start.build_router(),
+        preferences.build_router(),
+        jobs.build_router(),
+        admin.build_router(),
+        photos.build_router(),
     )
     tasks: list[asyncio.Task[None]] = []
     notifiers: list[Notifier] = []

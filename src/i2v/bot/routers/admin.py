@@ -18,8 +18,6 @@ from i2v.config import Settings
 from i2v.jobs import WorkerInfo
 from i2v.store import JobStore
 
-router = Router(name="admin")
-
 
 def _seen(worker: WorkerInfo) -> str:
     if worker.heartbeat_at is None:
@@ -62,7 +60,6 @@ async def _workers(store: JobStore) -> tuple[list[WorkerInfo], list[bool]]:
     return workers, [store.is_worker_alive(worker) for worker in workers]
 
 
-@router.message(Command("workers"))
 async def on_workers(message: Message, store: JobStore, settings: Settings) -> None:
     """List workers and their states (admins only)."""
     if not is_admin(message.from_user, settings.telegram_admins):
@@ -75,7 +72,6 @@ async def on_workers(message: Message, store: JobStore, settings: Settings) -> N
     await message.answer("\n".join([_("Workers:"), *worker_lines(workers, alive)]))
 
 
-@router.message(Command("gpu"))
 async def on_gpu(message: Message, store: JobStore, settings: Settings) -> None:
     """Show each live worker's latest GPU reading (admins only)."""
     if not is_admin(message.from_user, settings.telegram_admins):
@@ -89,3 +85,11 @@ async def on_gpu(message: Message, store: JobStore, settings: Settings) -> None:
         if is_alive
     ]
     await message.answer("\n".join([_("GPUs:"), *lines]) if lines else _("No live workers."))
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router can join only one dispatcher)."""
+    router = Router(name="admin")
+    router.message.register(on_workers, Command("workers"))
+    router.message.register(on_gpu, Command("gpu"))
+    return router

@@ -15,7 +15,6 @@ from i2v.bot.status import format_duration, progress_bar
 from i2v.jobs import Job, JobStatus
 from i2v.store import JobStore
 
-router = Router(name="jobs")
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 #: Jobs listed by /status.
 STATUS_LIMIT = 5
@@ -42,7 +41,6 @@ async def _cancel(store: JobStore, job: Job) -> str:
     return _("Canceling… the worker stops at its next step.")
 
 
-@router.callback_query(CancelJob.filter())
 async def on_cancel_button(query: CallbackQuery, callback_data: CancelJob, store: JobStore) -> None:
     """The Cancel button under a status message."""
     job = await asyncio.to_thread(store.find, callback_data.job_id)
@@ -52,7 +50,6 @@ async def on_cancel_button(query: CallbackQuery, callback_data: CancelJob, store
     await query.answer(await _cancel(store, job))
 
 
-@router.message(Command("cancel"))
 async def on_cancel(message: Message, store: JobStore) -> None:
     """Cancel the user's latest queued or running job."""
     owner = str(message.from_user.id if message.from_user else message.chat.id)
@@ -65,7 +62,6 @@ async def on_cancel(message: Message, store: JobStore) -> None:
     await message.answer(await _cancel(store, active[0]))
 
 
-@router.message(Command("status"))
 async def on_status(message: Message, store: JobStore) -> None:
     """List the user's latest jobs."""
     owner = str(message.from_user.id if message.from_user else message.chat.id)
@@ -84,7 +80,6 @@ async def on_status(message: Message, store: JobStore) -> None:
     await message.answer("\n".join(lines))
 
 
-@router.message(Command("queue"))
 async def on_queue(message: Message, store: JobStore) -> None:
     """How many jobs wait and run, and where the user's own stand."""
     queued, running, workers = await asyncio.gather(
@@ -109,3 +104,13 @@ async def on_queue(message: Message, store: JobStore) -> None:
             )
         )
     await message.answer("\n".join(lines))
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router can join only one dispatcher)."""
+    router = Router(name="jobs")
+    router.callback_query.register(on_cancel_button, CancelJob.filter())
+    router.message.register(on_cancel, Command("cancel"))
+    router.message.register(on_status, Command("status"))
+    router.message.register(on_queue, Command("queue"))
+    return router

@@ -33,11 +33,11 @@ from i2v.jobs import Job, JobStatus
 from i2v.store import JobStore
 
 log = logging.getLogger(__name__)
-router = Router(name="photos")
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+#: Telegram's "20 MB" is 20 MiB; sizes are told in the same unit.
+MIB = 1024 * 1024
 
 
-@router.message(F.photo | F.document)
 async def on_image(
     message: Message,
     bot: Bot,
@@ -93,7 +93,7 @@ async def _refusal_before_download(
         return _("This file is not an image. Send a photo, or a JPEG, PNG or WebP file.")
     if image.file_size is not None and image.file_size > options.max_download_bytes:
         return _("This file is {size:.1f} MB; bots can download at most {limit:.0f} MB.").format(
-            size=image.file_size / 1e6, limit=options.max_download_bytes / 1e6
+            size=image.file_size / MIB, limit=options.max_download_bytes / MIB
         )
     if message.caption and len(message.caption.strip()) > settings.max_prompt_chars:
         return _("The caption is {n} characters long; the limit is {limit}.").format(
@@ -159,3 +159,10 @@ async def _send_status(message: Message, store: JobStore, job: Job) -> None:
         expected_seconds=job.eta_seconds,
     )
     await asyncio.to_thread(store.set_notify, job.id, notify)
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router can join only one dispatcher)."""
+    router = Router(name="photos")
+    router.message.register(on_image, F.photo | F.document)
+    return router

@@ -19,8 +19,6 @@ from i2v.bot.preferences import Preferences, apply_choice
 from i2v.config import VideoConfig
 from i2v.store import JobStore
 
-router = Router(name="preferences")
-
 
 def _defaults(video: VideoConfig, language: str) -> Preferences:
     return Preferences(video.resolution, video.duration_seconds, language, None)
@@ -31,7 +29,6 @@ def settings_text() -> str:
     return _("Settings for your next videos: resolution, length and language.")
 
 
-@router.message(Command("settings"))
 async def on_settings(
     message: Message,
     video: VideoConfig,
@@ -45,7 +42,6 @@ async def on_settings(
     await message.answer(settings_text(), reply_markup=keyboard)
 
 
-@router.callback_query(ChangeSetting.filter())
 async def on_change(
     query: CallbackQuery,
     callback_data: ChangeSetting,
@@ -76,3 +72,11 @@ async def on_change(
             except TelegramBadRequest as exc:
                 if "message is not modified" not in exc.message:
                     raise
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router can join only one dispatcher)."""
+    router = Router(name="preferences")
+    router.message.register(on_settings, Command("settings"))
+    router.callback_query.register(on_change, ChangeSetting.filter())
+    return router

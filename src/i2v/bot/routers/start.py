@@ -9,8 +9,6 @@ from aiogram.utils.i18n import gettext as _
 
 from i2v.config import Settings
 
-router = Router(name="start")
-
 
 def help_text(settings: Settings) -> str:
     """The help message, with this installation's limits in it."""
@@ -41,8 +39,14 @@ def help_text(settings: Settings) -> str:
     return "\n".join(lines).strip()
 
 
-@router.message(CommandStart())
-@router.message(Command("help"))
 async def on_start(message: Message, settings: Settings) -> None:
     """Explain the bot."""
     await message.answer(help_text(settings))
+
+
+def build_router() -> Router:
+    """A fresh router with this feature's handlers (a router can join only one dispatcher)."""
+    router = Router(name="start")
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_start, Command("help"))
+    return router

@@ -40,7 +40,7 @@ const TEXTS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { lang: "en", token: localStorage.getItem("i2v.token") || "", jobId: null, stream: null };
+const state = { lang: "en", token: localStorage.getItem("i2v.token") || "", jobId: null, job: null, stream: null };
 
 function t(key, vars) {
   let text = (TEXTS[state.lang] && TEXTS[state.lang][key]) || TEXTS.en[key] || key;
@@ -59,6 +59,7 @@ function setLanguage(lang) {
   document.documentElement.lang = state.lang;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const b of document.querySelectorAll("[data-lang]")) b.setAttribute("aria-pressed", String(b.dataset.lang === state.lang));
+  if (state.job) show(state.job);
 }
 
 function headers(extra) {
@@ -88,6 +89,7 @@ async function mediaUrl(path) {
 // --- following a job -----------------------------------------------------------------
 
 function show(job) {
+  state.job = job;
   $("job").hidden = false;
   $("job-id").textContent = job.id;
   const status = job.status;

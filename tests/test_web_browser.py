@@ -1,0 +1,147 @@
+"""The web page in a real headless Chromium: upload a photo, watch the bar move, play the video.
+
+Chromium comes from Debian's package (Playwright cannot download its own here);
+CI sets I2V_REQUIRE_BROWSER=1 so a missing browser fails instead of skipping.
+The screenshot of the finished page is kept under out/test-artifacts (or
+$I2V_TEST_ARTIFACTS) and its path printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api_support import KenBurnsWorker, live_server
+from i2v.api import create_app
+from i2v.config import Settings
+from i2v.jobs import JobStatus
+from i2v.store import JobStore, open_store_url
+
+DATA = Path(__file__).parent / "data"
+ARTIFACTS = Path(
+    os.environ.get("I2V_TEST_ARTIFACTS", Path(__file__).parent.parent / "out" / "test-artifacts")
+)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIDEO_SECONDS = 3.0
+
+
+def chromium_path() -> str:
+    """The system Chromium, or skip (fail in CI) with the reason."""
+    path = os.environ.get("I2V_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "the playwright package is not installed (pip install playwright)"
+    if problem is None and not Path(path).exists():
+        problem = f"no Chromium at {path} (apt-get install chromium)"
+    if problem is not None:
+        if os.environ.get("I2V_REQUIRE_BROWSER"):
+            pytest.fail(f"the browser test is required here: {problem}")
+        pytest.skip(problem)
+    return path
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[JobStore]:
+    opened = open_store_url(sqlite_url)
+    yield opened
+    opened.close()
+
+
+def test_a_person_uploads_a_photo_watches_progress_and_plays_the_video(
+    store: JobStore, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with (
+        live_server(create_app(store, settings)) as base_url,
+        KenBurnsWorker(store, pace=0.3) as worker,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="en-US")
+            page.goto(base_url + "/")
+            page.set_input_files("#photo", str(DATA / "coffee.png"))
+            page.fill("#prompt", "steam rising from the cup")
+            page.select_option("#resolution", "480p")
+            page.fill("#duration", str(VIDEO_SECONDS))
+            page.click("#submit")
+
+            seen = watch_progress(page, timeout=60)
+            page.wait_for_selector("#video:not([hidden])", timeout=30_000)
+            duration = page.evaluate(
+                """async () => {
+                    const v = document.getElementById('video');
+                    if (v.readyState < 1) await new Promise(r => v.addEventListener('loadedmetadata', r, {once: true}));
+                    return v.duration;
+                }"""
+            )
+            played = page.evaluate(
+                """async () => {
+                    const v = document.getElementById('video');
+                    v.muted = true;
+                    await v.play();
+                    await new Promise(r => setTimeout(r, 700));
+                    return v.currentTime;
+                }"""
+            )
+            status = page.text_content("#status")
+            download = page.get_attribute("#download", "href")
+            page.wait_for_selector("#jobs img.thumb[src]", timeout=10_000)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "web-finished.png"
+            page.screenshot(path=str(shot), full_page=True)
+            page.click("[data-lang=ru]")
+            status_ru = page.text_content("#status")
+            button_ru = page.text_content("#submit")
+        finally:
+            browser.close()
+    with capsys.disabled():
+        print(f"\nscreenshot of the finished page: {shot}")
+
+    assert worker.errors == []
+    assert [job.status for job in store.list_jobs()] == [JobStatus.SUCCEEDED]
+    moving = [value for value in seen if 0 < value < 1]
+    assert len(set(moving)) >= 3, seen
+    assert seen == sorted(seen)
+    assert duration == pytest.approx(VIDEO_SECONDS, abs=0.1)
+    assert played > 0.2
+    assert status == "Done"
+    assert (status_ru, button_ru) == ("Готово", "Сделать видео")
+    assert download is not None and download.endswith("/video?download=1")
+
+
+def watch_progress(page: object, timeout: float) -> list[float]:
+    """Read the progress bar until the job ends; return every value it showed, in order."""
+    values: list[float] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value, status = page.evaluate(  # type: ignore[attr-defined]
+            "[document.getElementById('progress').value, "
+            "document.getElementById('status').dataset.status || '']"
+        )
+        if not values or values[-1] != value:
+            values.append(float(value))
+        if status in ("succeeded", "failed", "canceled"):
+            return values
+        time.sleep(0.05)
+    raise AssertionError(f"the page never showed the job finishing; progress seen: {values}")

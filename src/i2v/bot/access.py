@@ -20,11 +20,14 @@ class AllowlistMiddleware(BaseMiddleware):
     """
 
     def __init__(self, allowed: Collection[int], admins: Collection[int] = ()) -> None:
-        self.allowed = frozenset(allowed) | frozenset(admins)
+        self.allowed = frozenset(allowed)
+        self.admins = frozenset(admins)
 
     def is_allowed(self, user: User | None) -> bool:
-        """True when everyone is allowed or the user is listed."""
-        return not self.allowed or (user is not None and user.id in self.allowed)
+        """True when the list is empty (everyone), or the user is on it or an admin."""
+        if not self.allowed:
+            return True
+        return user is not None and (user.id in self.allowed or user.id in self.admins)
 
     async def __call__(
         self,

@@ -1,0 +1,192 @@
+"""Commands and buttons: Cancel, /cancel, /settings, /status, /queue, admin commands, languages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot_harness import ALICE, BORIS, BotThread
+from bot_worker import KenBurnsWorker
+from fake_bot_api import FakeBotApi, FakeUser
+from i2v.jobs import JobStatus, WorkerInfo, WorkerState
+from i2v.store import JobStore
+
+pytest_plugins = ("bot_fixtures",)
+
+
+def _status_message(api: FakeBotApi, user: FakeUser) -> int:
+    messages = api.wait_for(lambda: api.messages(user.id), timeout=10, what="a status message")
+    return messages[0].message_id
+
+
+def _text_of(api: FakeBotApi, user: FakeUser, message_id: int) -> str:
+    return str(api.message(user.id, message_id).text)
+
+
+def test_the_cancel_button_cancels_a_queued_job_and_the_status_says_canceled(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    start_bot()
+    api.send_photo(ALICE, photo_bytes)
+    status_id = _status_message(api, ALICE)
+    [button] = api.message(ALICE.id, status_id).button_data()
+    api.press(ALICE, status_id, button)
+    api.wait_for(
+        lambda: "Canceled" in _text_of(api, ALICE, status_id), timeout=10, what="'Canceled'"
+    )
+    [job] = bot_store.list_jobs()
+    assert job.status is JobStatus.CANCELED
+    assert api.message(ALICE.id, status_id).button_data() == []  # the button is gone
+    assert api.calls("answerCallbackQuery")[0].params["text"] == "Canceled."
+    api.wait_for(lambda: bot_store.get(job.id).delivered, timeout=5, what="delivered")
+
+
+def test_someone_elses_cancel_button_does_nothing(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    start_bot()
+    api.send_photo(ALICE, photo_bytes)
+    status_id = _status_message(api, ALICE)
+    [button] = api.message(ALICE.id, status_id).button_data()
+    mallory = FakeUser(ALICE.id + 1)
+    # A forwarded status message carries the same button; pressing it is not enough.
+    api.send_text(mallory, "/start")
+    api.wait_for(lambda: api.messages(mallory.id), timeout=10, what="help")
+    api._messages[mallory.id][status_id] = api.message(ALICE.id, status_id)
+    api.press(mallory, status_id, button)
+    api.wait_for(lambda: api.calls("answerCallbackQuery"), timeout=10, what="an answer")
+    assert api.calls("answerCallbackQuery")[0].params["text"] == "This is not your video."
+    assert bot_store.list_jobs()[0].status is JobStatus.QUEUED
+
+
+def test_slash_cancel_stops_the_running_job_and_the_video_is_never_sent(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    worker = KenBurnsWorker(bot_store, step_delay=3.0).start()
+    try:
+        start_bot()
+        api.send_photo(ALICE, photo_bytes)
+        status_id = _status_message(api, ALICE)
+        api.wait_for(
+            lambda: bot_store.list_jobs(statuses=[JobStatus.RUNNING]), timeout=10, what="running"
+        )
+        api.send_text(ALICE, "/cancel")
+        api.wait_for(
+            lambda: any("Canceling" in str(m.text) for m in api.messages(ALICE.id)),
+            timeout=10,
+            what="the /cancel answer",
+        )
+        api.wait_for(
+            lambda: "Canceled" in _text_of(api, ALICE, status_id), timeout=15, what="'Canceled'"
+        )
+    finally:
+        worker.stop()
+    assert bot_store.list_jobs()[0].status is JobStatus.CANCELED
+    assert api.uploads() == []
+
+
+def test_slash_cancel_with_nothing_running_says_so(
+    api: FakeBotApi, start_bot: Callable[..., BotThread]
+) -> None:
+    start_bot()
+    api.send_text(ALICE, "/cancel")
+    messages = api.wait_for(lambda: api.messages(ALICE.id), timeout=10, what="an answer")
+    assert messages[0].text == "You have no video in the making."
+
+
+def test_settings_change_the_resolution_of_the_next_video(
+    api: FakeBotApi,
+    start_bot: Callable[..., BotThread],
+    worker: KenBurnsWorker,
+    bot_store: JobStore,
+    photo_bytes: bytes,
+) -> None:
+    start_bot()  # the service default is 480p
+    api.send_text(ALICE, "/settings")
+    [menu] = api.wait_for(lambda: api.messages(ALICE.id), timeout=10, what="the settings")
+    assert "✓ 480p" in str(menu.reply_markup)
+    [choice] = [data for data in menu.button_data() if data.endswith(":res:720p")]
+    api.press(ALICE, menu.message_id, choice)
+    api.wait_for(
+        lambda: "✓ 720p" in str(api.message(ALICE.id, menu.message_id).reply_markup),
+        timeout=10,
+        what="the tick to move",
+    )
+    assert bot_store.get_user_settings(str(ALICE.id)) == {"resolution": "720p"}
+    api.send_photo(ALICE, photo_bytes)
+    [upload] = api.wait_for(lambda: api.uploads(ALICE.id), timeout=60, what="the video")
+    # 720p is the short side: the 600x400 landscape photo becomes 1080x720.
+    assert (int(upload.params["width"]), int(upload.params["height"])) == (1080, 720)
+
+
+def test_texts_follow_the_telegram_language_and_the_language_chosen_in_settings(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], photo_bytes: bytes
+) -> None:
+    start_bot()
+    api.send_text(ALICE, "/start")
+    api.send_text(BORIS, "/start")
+    [english] = api.wait_for(lambda: api.messages(ALICE.id), timeout=10, what="English help")
+    [russian] = api.wait_for(lambda: api.messages(BORIS.id), timeout=10, what="Russian help")
+    assert str(english.text).startswith("I turn a photo into a short video.")
+    assert str(russian.text).startswith("Я превращаю фото в короткое видео.")
+
+    api.send_text(BORIS, "/settings")
+    menu = api.wait_for(lambda: api.messages(BORIS.id)[1:], timeout=10, what="settings")[0]
+    [english_button] = [data for data in menu.button_data() if data.endswith(":lang:en")]
+    api.press(BORIS, menu.message_id, english_button)
+    api.wait_for(
+        lambda: str(api.message(BORIS.id, menu.message_id).text).startswith("Settings"),
+        timeout=10,
+        what="the menu in English",
+    )
+    api.send_photo(BORIS, photo_bytes)
+    status = api.wait_for(lambda: api.messages(BORIS.id)[2:], timeout=10, what="status")[0]
+    assert "In the queue" in str(status.text)
+
+
+def test_status_and_queue_describe_the_users_jobs(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    start_bot()
+    api.send_photo(BORIS, photo_bytes)
+    _status_message(api, BORIS)
+    [job] = bot_store.list_jobs()
+    api.send_text(BORIS, "/status")
+    api.wait_for(lambda: len(api.messages(BORIS.id)) >= 2, timeout=10, what="/status")
+    assert f"{job.id}: в очереди" in str(api.messages(BORIS.id)[1].text)
+    api.send_text(BORIS, "/queue")
+    api.wait_for(lambda: len(api.messages(BORIS.id)) >= 3, timeout=10, what="/queue")
+    text = str(api.messages(BORIS.id)[2].text)
+    assert "Ожидают: 1" in text and f"Ваше видео {job.id}: номер 1" in text
+
+
+def test_workers_and_gpu_are_for_admins_only(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore
+) -> None:
+    bot_store.register_worker(
+        WorkerInfo(
+            id="gpu-box-1",
+            host="gpu-box",
+            pid=42,
+            state=WorkerState.BUSY,
+            job_id="abc",
+            model="ltx-video",
+            gpu={
+                "name": "RTX 4090",
+                "utilization_percent": 97.0,
+                "memory_used_mb": 18432.0,
+                "memory_total_mb": 24576.0,
+                "temperature_c": 71.0,
+            },
+        )
+    )
+    start_bot(telegram_admins=[ALICE.id])
+    api.send_text(BORIS, "/gpu")
+    api.send_text(ALICE, "/workers")
+    api.send_text(ALICE, "/gpu")
+    refused = api.wait_for(lambda: api.messages(BORIS.id), timeout=10, what="refusal")[0]
+    assert "администратор" in str(refused.text)
+    answers = api.wait_for(lambda: api.messages(ALICE.id)[1:], timeout=10, what="answers")
+    texts = sorted(str(m.text) for m in api.messages(ALICE.id))
+    assert answers
+    assert any("gpu-box-1 @ gpu-box: busy, job abc [ltx-video]" in t for t in texts), texts
+    assert any("RTX 4090, use 97%, VRAM 18.0/24.0 GB, 71°C" in t for t in texts), texts

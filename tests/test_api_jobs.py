@@ -1,4 +1,4 @@
-"""The job routes over a real SQLite store: submit, read, list, cancel, idempotency, errors."""
+"""The job routes over real SQLite and PostgreSQL stores: submit, read, list, cancel, errors."""
 
 from __future__ import annotations
 
@@ -11,14 +11,7 @@ from fastapi.testclient import TestClient
 from i2v.api import create_app
 from i2v.config import Settings
 from i2v.jobs import Stage, WorkerInfo, WorkerState
-from i2v.store import JobStore, open_store_url
-
-
-@pytest.fixture
-def store(sqlite_url: str) -> Iterator[JobStore]:
-    opened = open_store_url(sqlite_url)
-    yield opened
-    opened.close()
+from i2v.store import JobStore
 
 
 @pytest.fixture
@@ -165,6 +158,8 @@ def test_a_file_that_is_not_a_photo_is_refused_with_invalid_input(client: TestCl
         ({"fps": "500"}, "fps must be between"),
         ({"priority": "99999"}, "priority"),
         ({"prompt": "x" * 1001}, "the prompt is 1001 characters long"),
+        ({"prompt": "a\x00b"}, "the prompt contains control characters"),
+        ({"model": "ltx\x00"}, "the model contains control characters"),
     ],
 )
 def test_bad_options_are_refused_with_a_problem_naming_them(
@@ -193,10 +188,10 @@ def test_readiness_says_the_database_is_migrated(client: TestClient) -> None:
     assert ready["schema_version"] >= 1
 
 
-def test_readiness_fails_with_503_when_the_database_is_gone(
-    client: TestClient, store: JobStore, sqlite_url: str
+def test_readiness_fails_with_503_when_the_database_is_not_migrated(
+    client: TestClient, store: JobStore
 ) -> None:
-    engine = sa.create_engine(sqlite_url)
+    engine = sa.create_engine(store.url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE i2v_schema_version"))
     engine.dispose()

@@ -30,6 +30,14 @@ ENGINES = ("auto", "kenburns", "diffusers")
 MAX_PRIORITY = 1000
 #: Idempotency keys are namespaced so they never collide with another front end's dedupe keys.
 IDEMPOTENCY_PREFIX = "api:"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain(name: str, value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL, and no prompt needs control characters.
+    if value is not None and CONTROL_CHARACTERS.search(value):
+        raise InputError(f"{name} contains control characters")
+    return value
 
 
 def checked_job_id(job_id: str) -> str:
@@ -92,6 +100,8 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
         """Queue a photo for a worker; answers 202 with the job and its queue position."""
         data = photo.file.read()
         info = check_photo(data, video)
+        _plain("the prompt", prompt)
+        _plain("the model", model)
         if engine is not None and engine not in ENGINES:
             raise InputError(f"unknown engine {engine!r}; choose auto, kenburns or diffusers")
         spec = video.complete(

@@ -80,7 +80,7 @@ class Supervisor:
     def run(self, should_stop: Callable[[], bool], force: Callable[[], bool]) -> int:
         """Supervise until ``should_stop()``; then stop every child (at once if ``force()``)."""
         try:
-            while not should_stop():
+            while not should_stop() and not self.stopping:
                 self.tick()
                 time.sleep(0.2)
             self.stop(force)

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Run the bot (if I2V_TELEGRAM_TOKEN is set) and one worker per GPU; Ctrl+C stops them gracefully.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+exec "${I2V_VENV:-$ROOT/.venv}/bin/i2v" up "$@"

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Run the Telegram bot, restarted if it crashes; Ctrl+C stops it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+exec "${I2V_VENV:-$ROOT/.venv}/bin/i2v" up --only bot "$@"

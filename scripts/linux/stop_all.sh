@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Stop everything start_*.sh started on this machine, gracefully.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+exec "${I2V_VENV:-$ROOT/.venv}/bin/i2v" down

@@ -1,0 +1,5 @@
+# Run the Telegram bot, restarted if it crashes; Ctrl+C stops it.
+$Root = (Resolve-Path "$PSScriptRoot\..\..").Path
+$Venv = if ($env:I2V_VENV) { $env:I2V_VENV } else { "$Root\.venv" }
+& "$Venv\Scripts\i2v.exe" up --only bot @args
+exit $LASTEXITCODE

@@ -52,6 +52,9 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    #: The HTTP status the fake answered with (429 and 400 when scripted or refused).
+    status: int = 200
+    retry_after: int | None = None
 
     @property
     def chat_id(self) -> int | None:
@@ -327,6 +330,7 @@ class FakeBotApi:
             self._calls.append(call)
             failure = self._take_failure(method, call.chat_id)
         if failure is not None:
+            call.status, call.retry_after = failure.status, failure.retry_after
             extra = {"retry_after": failure.retry_after} if failure.retry_after else None
             return _error(failure.status, failure.description, extra)
         if method == "getUpdates":
@@ -337,6 +341,7 @@ class FakeBotApi:
         with self._lock:
             result = handler(params, files)
         if isinstance(result, web.Response):
+            call.status = result.status
             return result
         return web.json_response({"ok": True, "result": result})
 

@@ -1,0 +1,116 @@
+"""``i2v generate``: through the store, with a worker in-process when none is alive; exit 0, 1 or 2.
+
+The command runs for real: settings from I2V_* variables, a SQLite store in a temp
+folder, the same supervisor and spawned child as ``i2v worker``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import fake_engines
+from i2v.cli.app import main
+from i2v.encoding import probe_mp4
+from i2v.jobs import JobStatus
+from i2v.store import open_store_url
+
+PHOTO = Path(__file__).parent / "data" / "coffee.png"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    monkeypatch.setenv("I2V_DATA_DIR", str(folder))
+    monkeypatch.setenv("I2V_ENGINE_FACTORY", "fake_engines:SlowEngine")
+    fake_engines.configure(folder, steps=3, step_seconds=0.02, size=[96, 64], frames=8)
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", *args])
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def test_generate_writes_the_video_and_prints_its_path(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    code, out, _ = run(capsys, str(PHOTO), "-o", str(tmp_path / "clip.mp4"))
+    assert code == 0
+    assert out.strip() == str(tmp_path / "clip.mp4")
+    probe = probe_mp4(tmp_path / "clip.mp4")
+    assert (probe.width, probe.height, probe.frames) == (96, 64, 8)
+
+
+def test_generate_json_has_id_status_output_and_metadata(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    code, out, _ = run(capsys, str(PHOTO), "--json", "--seed", "5", "--duration", "2")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"id", "status", "output", "metadata", "warnings", "error"}
+    assert data["status"] == "succeeded" and data["error"] is None
+    assert data["output"] == "coffee.mp4" and (tmp_path / "coffee.mp4").exists()
+    assert data["metadata"]["frames"] == 8 and data["metadata"]["engine"] == "fake"
+    assert data["metadata"]["seed"] == 5
+    store = open_store_url(f"sqlite:///{(data_dir / 'i2v.db').as_posix()}")
+    job = store.get(data["id"])
+    store.close()
+    assert job.status is JobStatus.SUCCEEDED and job.spec.duration_seconds == 2.0
+
+
+def test_a_failed_job_exits_1_and_says_why(data_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("I2V_ENGINE_FACTORY", "fake_engines:OomEngine")
+    code, out, err = run(capsys, str(PHOTO))
+    assert code == 1
+    assert out == ""
+    assert "failed (out_of_memory)" in err and "lower resolution" in err
+
+
+def test_a_failed_job_in_json_carries_the_error(data_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("I2V_ENGINE_FACTORY", "fake_engines:FailingSetupEngine")
+    (data_dir / "setup_fails").write_text("no weights in /models/x")
+    code, out, _ = run(capsys, str(PHOTO), "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["status"] == "failed" and data["output"] is None
+    assert data["error"]["code"] == "model_load_failed"
+    assert "no weights in /models/x" in data["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["missing.jpg"], "no such file"),
+        ([str(PHOTO), "--width", "100"], "give both --width and --height"),
+        ([str(PHOTO), "--engine", "magic"], "unknown engine"),
+        ([str(PHOTO), "--resolution", "4k"], "4k"),
+        ([str(Path(__file__))], "test_cli_generate.py"),
+    ],
+)
+def test_bad_arguments_or_input_exit_2_without_submitting(
+    data_dir: Path, capsys, args, words
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert words in err
+    assert out == ""
+    assert not (data_dir / "journal.log").exists()
+
+
+def test_generate_with_the_ken_burns_engine_makes_a_real_video(
+    data_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    pytest.importorskip("i2v.engine.factory")
+    monkeypatch.delenv("I2V_ENGINE_FACTORY")
+    monkeypatch.setenv("I2V_ENGINE", "kenburns")
+    code, out, _ = run(capsys, str(PHOTO), "--json", "-r", "480p", "--duration", "1", "--fps", "12")
+    assert code == 0
+    data = json.loads(out)
+    probe = probe_mp4(tmp_path / data["output"])
+    assert (probe.width, probe.height, probe.frames) == (720, 480, 12)
+    assert data["metadata"]["engine"] == "kenburns"

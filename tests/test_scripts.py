@@ -206,9 +206,10 @@ def test_each_systemd_unit_runs_a_real_i2v_command_and_never_restarts_a_config_e
     unit: str, command: str
 ) -> None:
     service = _unit(unit)["Service"]
-    program, *args = service["ExecStart"].split()
+    program, *args = service["ExecStart"].replace("%i", "0").split()
     assert program.endswith("/.venv/bin/i2v")
-    assert args == [command]
+    assert args[0] == command
+    # The real CLI accepts the unit's arguments (--help stops before anything runs).
     helped = subprocess.run(
         [str(VENV / "bin" / "i2v"), *args, "--help"],
         capture_output=True,

@@ -49,14 +49,15 @@ def plan_children(
         count = workers if workers is not None else max(1, len(gpu_indexes))
         for number in range(count):
             env: dict[str, str] = {}
+            argv = i2v_command("worker")
             if gpu_indexes:
-                # Each worker sees only its own GPU, as cuda:0. NVML numbers GPUs by PCI
-                # bus; CUDA_DEVICE_ORDER makes CUDA number them the same way.
+                # Each worker sees only its own GPU, as cuda:0. NVML (and nvidia-smi) number
+                # GPUs by PCI bus; CUDA_DEVICE_ORDER makes CUDA number them the same way,
+                # and --gpu tells the worker which NVML GPU to watch.
                 gpu = gpu_indexes[number % len(gpu_indexes)]
                 env = {"CUDA_VISIBLE_DEVICES": str(gpu), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
-            children.append(
-                ChildSpec(f"worker-{number}", "worker", i2v_command("worker"), env, worker_stop)
-            )
+                argv = i2v_command("worker", "--gpu", str(gpu))
+            children.append(ChildSpec(f"worker-{number}", "worker", argv, env, worker_stop))
     token = settings.telegram_token
     if "bot" in roles and token is not None and token.get_secret_value():
         children.append(ChildSpec("bot", "bot", i2v_command("bot")))

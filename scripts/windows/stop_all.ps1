@@ -1,5 +1,7 @@
 # Stop everything the start scripts started on this machine, gracefully.
 $Root = (Resolve-Path "$PSScriptRoot\..\..").Path
+# From the checkout, so its .env (I2V_* settings) is read.
+Set-Location $Root
 $Venv = if ($env:I2V_VENV) { $env:I2V_VENV } else { "$Root\.venv" }
 & "$Venv\Scripts\i2v.exe" down
 exit $LASTEXITCODE

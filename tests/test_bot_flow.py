@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from bot_harness import ALICE, BotThread, bot_settings
+from bot_harness import ALICE, FAST, BotThread, bot_settings
 from bot_worker import KenBurnsWorker
-from fake_bot_api import FakeBotApi
+from fake_bot_api import FakeBotApi, FakeUser
 from i2v.bot import BotOptions
 from i2v.encoding import probe_mp4
 from i2v.jobs import JobStatus
@@ -73,3 +73,24 @@ def test_a_photo_gets_a_status_reply_live_edits_and_a_streamable_video(
     probe = probe_mp4(path)
     assert (probe.codec, probe.pix_fmt, probe.moov_before_mdat) == ("h264", "yuv420p", True)
     assert (probe.width, probe.height) == (720, 480)
+
+
+def test_users_sending_photos_at_once_each_get_exactly_one_video(
+    api: FakeBotApi, bot_store: JobStore, sqlite_url: str, tmp_path: Path, photo_bytes: bytes
+) -> None:
+    users = [FakeUser(2000 + i, "en") for i in range(6)]
+    worker = KenBurnsWorker(bot_store).start()
+    bot = BotThread(bot_store, bot_settings(api, sqlite_url, tmp_path, fps=4), FAST).start()
+    try:
+        for user in users:
+            api.send_photo(user, photo_bytes)
+        api.wait_for(lambda: len(api.uploads()) >= len(users), timeout=90, what="every video")
+        api.wait_for(
+            lambda: all(job.delivered for job in bot_store.list_jobs()),
+            timeout=15,
+            what="every job delivered",
+        )
+    finally:
+        bot.stop()
+        worker.stop()
+    assert sorted(upload.chat_id for upload in api.uploads()) == [user.id for user in users]

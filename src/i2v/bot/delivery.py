@@ -37,19 +37,18 @@ class Delivery:
         self.store = store
         self.options = options
 
-    async def deliver(self, job: Job) -> None:
+    async def deliver(self, job: Job) -> dict[str, Any]:
         """Send the job's video (or a document if Telegram refuses it as a video), then record it.
 
-        Raises TelegramNetworkError and the like when it should be tried again later;
-        a video that can never be sent is recorded as ``delivery_error`` instead.
+        Returns what was recorded (``video_message_id`` or ``delivery_error``). Raises
+        TelegramNetworkError and the like when it should be tried again later.
         """
         notify = dict(job.notify or {})
         try:
             video = await asyncio.to_thread(self.store.read_media, job.id, VIDEO)
         except MediaNotFound:
             log.warning("job %s: the video is gone from the store; cannot deliver it", job.id)
-            await self._record(job.id, notify, delivery_error="missing")
-            return
+            return await self._record(job.id, notify, delivery_error="missing")
         thumbnail = await asyncio.to_thread(self._thumbnail, job.id)
         chat_id = int(notify["chat_id"])
         action = asyncio.create_task(self._keep_uploading_action(chat_id))
@@ -57,12 +56,11 @@ class Delivery:
             sent = await self._send(job, notify, chat_id, video, thumbnail)
         except (TelegramBadRequest, TelegramEntityTooLarge) as exc:
             log.warning("job %s: Telegram refused the video and the document: %s", job.id, exc)
-            await self._record(job.id, notify, delivery_error=exc.message[:200])
-            return
+            return await self._record(job.id, notify, delivery_error=exc.message[:200])
         finally:
             action.cancel()
         log.info("job %s: video sent to chat %s as message %s", job.id, chat_id, sent.message_id)
-        await self._record(job.id, notify, video_message_id=sent.message_id)
+        return await self._record(job.id, notify, video_message_id=sent.message_id)
 
     async def _send(
         self,
@@ -119,9 +117,10 @@ class Delivery:
                 log.debug("chat action for chat %s failed: %s", chat_id, exc)
             await asyncio.sleep(4.5)
 
-    async def _record(self, job_id: str, notify: dict[str, Any], **values: Any) -> None:
+    async def _record(self, job_id: str, notify: dict[str, Any], **values: Any) -> dict[str, Any]:
         notify.update(values)
         await asyncio.to_thread(self.store.set_notify, job_id, notify)
+        return values
 
 
 def _int_or_none(value: Any, *, round_up: bool = False) -> int | None:

@@ -68,6 +68,9 @@ class Notifier:
         self._uploads: dict[str, asyncio.Task[None]] = {}
         self._upload_slots = asyncio.Semaphore(options.parallel_uploads)
         self._retry_upload_at: dict[str, float] = {}
+        # What finished uploads recorded, by job: a pass that read the store before the
+        # upload wrote its notes must still see them, or it would send the video again.
+        self._settled: dict[str, dict[str, Any]] = {}
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -96,7 +99,7 @@ class Notifier:
             self.store.list_jobs, source=SOURCE, undelivered=True, oldest_first=True, limit=BATCH
         )
         for job in jobs:
-            notify = job.notify or {}
+            notify = {**(job.notify or {}), **self._settled.get(job.id, {})}
             if "chat_id" not in notify or job.spec.dedupe_key in self.pending:
                 continue
             if self.pacer.cooling_for(notify["chat_id"]) > 0:
@@ -110,7 +113,7 @@ class Notifier:
                     log.warning("job %s: Telegram error while updating: %s", job.id, exc)
         self._forget({job.id for job in jobs})
 
-    async def _update(self, job: Job, notify: dict[str, Any] | Any) -> None:
+    async def _update(self, job: Job, notify: dict[str, Any]) -> None:
         if notify.get("status_message_id") is None:
             await self._send_status(job, dict(notify), status_text(job, await self._position(job)))
             return
@@ -144,7 +147,6 @@ class Notifier:
 
     async def _edit(self, job: Job, notify: dict[str, Any], text: str) -> None:
         keyboard = None if job.status.is_terminal else cancel_keyboard(job.id)
-        self._last_edit[job.id] = self._clock()
         try:
             await self.bot.edit_message_text(
                 text=text,
@@ -162,6 +164,9 @@ class Notifier:
                 return
             else:
                 raise
+        finally:
+            # Timed from the answer, not the attempt: the call may have queued in the pacer.
+            self._last_edit[job.id] = self._clock()
         self._last_text[job.id] = text
 
     async def _send_status(self, job: Job, notify: dict[str, Any], text: str) -> None:
@@ -194,14 +199,20 @@ class Notifier:
             lang = (job.notify or {}).get("lang", DEFAULT_LANGUAGE)
             with self.i18n.context(), self.i18n.use_locale(lang):
                 try:
-                    await self.delivery.deliver(job)
+                    self._settled[job.id] = await self.delivery.deliver(job)
                 except (TelegramAPIError, StoreError) as exc:
                     log.warning("job %s: sending the video failed, will retry: %s", job.id, exc)
                     self._retry_upload_at[job.id] = self._clock() + UPLOAD_RETRY_SECONDS
 
     def _forget(self, current: set[str]) -> None:
         """Drop what is remembered about jobs that are no longer undelivered."""
-        for table in (self._last_edit, self._last_text, self._retry_upload_at):
+        tables: tuple[dict[str, Any], ...] = (
+            self._last_edit,
+            self._last_text,
+            self._retry_upload_at,
+            self._settled,
+        )
+        for table in tables:
             for job_id in [key for key in table if key not in current]:
                 del table[job_id]
 

@@ -282,9 +282,10 @@ def _svd() -> Any:
             projection_dim=32,
             num_hidden_layers=2,
             num_attention_heads=4,
-            image_size=32,
+            # SVD always resizes the photo to 224 for CLIP, and transformers 5 checks the size.
+            image_size=224,
             intermediate_size=37,
-            patch_size=1,
+            patch_size=14,
         )
     )
     return StableVideoDiffusionPipeline(

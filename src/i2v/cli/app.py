@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "i2v.cli.up",
     "i2v.cli.gpu",
     "i2v.cli.api",
+    "i2v.cli.bot",
 )
 
 

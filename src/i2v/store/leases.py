@@ -1,0 +1,314 @@
+"""The worker side of the store: claiming jobs and every write guarded by the lease token.
+
+Every worker write carries the lease token it got from :meth:`Leases.claim`
+(``WHERE id = ? AND lease_token = ?``). When no row changes, the worker has
+lost the job (its lease expired and someone else took it): the store raises
+:class:`~i2v.errors.LeaseLost` and the worker throws its output away. That is
+what keeps "at least once" from becoming "delivered twice".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from i2v.errors import ErrorCode, LeaseLost
+from i2v.jobs import Job, JobStatus, Stage
+from i2v.store import schema
+from i2v.store.media import THUMBNAIL, VIDEO, write_media
+from i2v.store.rows import job_from_row
+
+if TYPE_CHECKING:
+    from i2v.store.submissions import Submissions
+else:
+    Submissions = object
+
+J = schema.jobs
+_QUEUED = JobStatus.QUEUED.value
+_RUNNING = JobStatus.RUNNING.value
+#: Engine values a worker of any engine may take (the job did not ask for one).
+_ANY_ENGINE = (None, "auto")
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claimed job and the token that every write about it must carry."""
+
+    job: Job
+    token: str
+
+
+class Leases(Submissions):
+    """What workers do with jobs, each write guarded by the lease."""
+
+    def claim(self, worker_id: str, *, engines: Collection[str] | None = None) -> Lease | None:
+        """Atomically take the next queued job (priority, then FIFO); None if the queue is empty."""
+        now = self._clock()
+        token = secrets.token_hex(8)
+        candidate = sa.select(J.c.seq).where(J.c.status == _QUEUED)
+        if engines is not None:
+            allowed = [e for e in _ANY_ENGINE if e is not None] + list(engines)
+            candidate = candidate.where(sa.or_(J.c.engine.is_(None), J.c.engine.in_(allowed)))
+        candidate = candidate.order_by(J.c.priority.desc(), J.c.seq.asc()).limit(1)
+        if self.dialect == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        statement = (
+            J.update()
+            .where(J.c.seq == candidate.scalar_subquery(), J.c.status == _QUEUED)
+            .values(
+                status=_RUNNING,
+                worker_id=worker_id,
+                lease_token=token,
+                lease_expires_at=now + self.lease_seconds,
+                attempts=J.c.attempts + 1,
+                started_at=now,
+                stage=None,
+                progress=0.0,
+                updated_at=now,
+            )
+            .returning(*J.c)
+        )
+        with self._write() as conn:
+            row = conn.execute(statement).mappings().first()
+            if row is not None:
+                conn.execute(
+                    schema.workers.update()
+                    .where(schema.workers.c.id == worker_id)
+                    .values(job_id=row["id"], heartbeat_at=now)
+                )
+        return None if row is None else Lease(job=job_from_row(row), token=token)
+
+    def heartbeat(self, worker_id: str) -> set[str]:
+        """Renew the lease of every job the worker holds; return the ids still held."""
+        now = self._clock()
+        with self._write() as conn:
+            held = (
+                conn.execute(
+                    J.update()
+                    .where(J.c.worker_id == worker_id, J.c.status == _RUNNING)
+                    .values(lease_expires_at=now + self.lease_seconds)
+                    .returning(J.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            conn.execute(
+                schema.workers.update()
+                .where(schema.workers.c.id == worker_id)
+                .values(heartbeat_at=now)
+            )
+        return set(held)
+
+    def report_progress(
+        self,
+        job_id: str,
+        lease: str,
+        *,
+        stage: Stage,
+        progress: float,
+        eta_seconds: float | None = None,
+        warnings: Sequence[str] | None = None,
+    ) -> bool:
+        """Record stage, progress (never backwards) and ETA; return True if cancel was requested."""
+        now = self._clock()
+        progress = min(1.0, max(0.0, progress))
+        values: dict[str, Any] = {
+            "stage": stage.value,
+            "progress": sa.case((J.c.progress > progress, J.c.progress), else_=progress),
+            "eta_seconds": eta_seconds,
+            "updated_at": now,
+        }
+        if warnings is not None:
+            values["warnings"] = list(warnings)
+        with self._write() as conn:
+            cancel = conn.execute(
+                J.update()
+                .where(*self._held(job_id, lease))
+                .values(**values)
+                .returning(J.c.cancel_requested)
+            ).scalar()
+        if cancel is None:
+            raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
+        return bool(cancel)
+
+    def succeed(
+        self,
+        job_id: str,
+        lease: str,
+        *,
+        result: Mapping[str, Any],
+        video: bytes | Path,
+        thumbnail: bytes | None = None,
+    ) -> Job:
+        """Store the video (and thumbnail) and mark the job succeeded, all or nothing."""
+        now = self._clock()
+        with self._write() as conn:
+            self._finish(
+                conn, job_id, lease, JobStatus.SUCCEEDED, result=dict(result), progress=1.0
+            )
+            write_media(conn, job_id, VIDEO, video, "video/mp4", now)
+            if thumbnail is not None:
+                write_media(conn, job_id, THUMBNAIL, thumbnail, "image/jpeg", now)
+        return self.get(job_id)
+
+    def fail(self, job_id: str, lease: str, code: ErrorCode, message: str) -> Job:
+        """Mark the job failed for good with a code and a message the user will read."""
+        with self._write() as conn:
+            self._finish(
+                conn, job_id, lease, JobStatus.FAILED, error_code=code.value, error_message=message
+            )
+        return self.get(job_id)
+
+    def mark_canceled(self, job_id: str, lease: str) -> Job:
+        """Mark a running job canceled after its worker stopped it."""
+        with self._write() as conn:
+            self._finish(conn, job_id, lease, JobStatus.CANCELED)
+        return self.get(job_id)
+
+    def release(
+        self, job_id: str, lease: str, *, error: tuple[ErrorCode, str] | None = None
+    ) -> Job:
+        """Give a running job back to the queue.
+
+        Without ``error`` (graceful stop) the attempt does not count. With one (stall,
+        deadline, crashed child) it counts, and when no attempts remain the job fails
+        with that error instead.
+        """
+        now = self._clock()
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(J.c.attempts, J.c.max_attempts, J.c.cancel_requested).where(
+                    *self._held(job_id, lease)
+                )
+            ).first()
+            if row is None:
+                raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
+            if error is not None and (row.attempts >= row.max_attempts or row.cancel_requested):
+                status = JobStatus.CANCELED if row.cancel_requested else JobStatus.FAILED
+                code = None if row.cancel_requested else error[0].value
+                message = None if row.cancel_requested else error[1]
+                self._finish(conn, job_id, lease, status, error_code=code, error_message=message)
+            else:
+                attempts = J.c.attempts - 1 if error is None else J.c.attempts
+                conn.execute(
+                    J.update()
+                    .where(*self._held(job_id, lease))
+                    .values(
+                        status=_QUEUED,
+                        attempts=attempts,
+                        error_code=None if error is None else error[0].value,
+                        error_message=None if error is None else error[1],
+                        **self._unleased(now),
+                    )
+                )
+        return self.get(job_id)
+
+    def requeue_expired(self) -> list[str]:
+        """Requeue running jobs whose lease expired (or fail them once attempts run out)."""
+        now = self._clock()
+        expired = sa.and_(J.c.status == _RUNNING, J.c.lease_expires_at < now)
+        message = "the worker running this job stopped responding"
+        with self._write() as conn:
+            requeued = (
+                conn.execute(
+                    J.update()
+                    .where(
+                        expired, J.c.attempts < J.c.max_attempts, J.c.cancel_requested.is_(False)
+                    )
+                    .values(
+                        status=_QUEUED,
+                        error_code=ErrorCode.WORKER_LOST.value,
+                        error_message=message,
+                        **self._unleased(now),
+                    )
+                    .returning(J.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            canceled = (
+                conn.execute(
+                    J.update()
+                    .where(expired, J.c.cancel_requested.is_(True))
+                    .values(status=JobStatus.CANCELED.value, finished_at=now, **self._unleased(now))
+                    .returning(J.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            failed = (
+                conn.execute(
+                    J.update()
+                    .where(expired)
+                    .values(
+                        status=JobStatus.FAILED.value,
+                        error_code=ErrorCode.WORKER_LOST.value,
+                        error_message=f"{message}, {self.max_attempts} times; giving up",
+                        finished_at=now,
+                        **self._unleased(now),
+                    )
+                    .returning(J.c.id)
+                )
+                .scalars()
+                .all()
+            )
+        return [*requeued, *canceled, *failed]
+
+    def expire_queued(self, ttl_seconds: float) -> list[str]:
+        """Fail queued jobs that have waited longer than ``ttl_seconds``."""
+        now = self._clock()
+        hours = ttl_seconds / 3600
+        with self._write() as conn:
+            return list(
+                conn.execute(
+                    J.update()
+                    .where(J.c.status == _QUEUED, J.c.created_at < now - ttl_seconds)
+                    .values(
+                        status=JobStatus.FAILED.value,
+                        error_code=ErrorCode.EXPIRED.value,
+                        error_message=f"no worker started this job within {hours:g} hours",
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                    .returning(J.c.id)
+                ).scalars()
+            )
+
+    # --- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _held(job_id: str, lease: str) -> tuple[sa.ColumnElement[bool], ...]:
+        return (J.c.id == job_id, J.c.lease_token == lease, J.c.status == _RUNNING)
+
+    @staticmethod
+    def _unleased(now: float) -> dict[str, Any]:
+        return {
+            "worker_id": None,
+            "lease_token": None,
+            "lease_expires_at": None,
+            "stage": None,
+            "updated_at": now,
+        }
+
+    def _finish(
+        self, conn: sa.Connection, job_id: str, lease: str, status: JobStatus, **values: Any
+    ) -> None:
+        now = self._clock()
+        changed = conn.execute(
+            J.update()
+            .where(*self._held(job_id, lease))
+            .values(
+                status=status.value,
+                finished_at=now,
+                updated_at=now,
+                lease_expires_at=None,
+                **values,
+            )
+        ).rowcount
+        if not changed:
+            raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")

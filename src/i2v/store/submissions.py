@@ -1,0 +1,221 @@
+"""The front-end side of the store: submitting, reading, listing and canceling jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from i2v.errors import JobNotFound
+from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, new_job_id
+from i2v.store import schema
+from i2v.store.database import upsert_insert
+from i2v.store.media import PHOTO, write_media
+from i2v.store.rows import job_from_row
+from i2v.store.timings import request_key
+
+if TYPE_CHECKING:
+    from i2v.store.timings import TimingStats
+    from i2v.store.workers import WorkerRegistry
+
+    class _Base(WorkerRegistry, TimingStats): ...
+else:
+    _Base = object
+
+J = schema.jobs
+_QUEUED = JobStatus.QUEUED.value
+_RUNNING = JobStatus.RUNNING.value
+
+
+class Submissions(_Base):
+    """What front ends (CLI, bot, API) do with jobs."""
+
+    def submit(self, spec: JobSpec, photo: bytes, *, content_type: str = "image/jpeg") -> Job:
+        """Queue a job with its photo; the same ``dedupe_key`` twice returns the first job."""
+        now = self._clock()
+        job_id = new_job_id()
+        values = {
+            "id": job_id,
+            "status": _QUEUED,
+            "priority": spec.priority,
+            "spec": spec.to_dict(),
+            "source": spec.source,
+            "owner": spec.owner,
+            "engine": spec.engine,
+            "dedupe_key": spec.dedupe_key,
+            "eta_key": request_key(spec),
+            "eta_seconds": self.expected_job_seconds(spec),
+            "progress": 0.0,
+            "attempts": 0,
+            "max_attempts": self.max_attempts,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+            "notify": dict(spec.notify) if spec.notify is not None else None,
+            "delivered": False,
+            "warnings": [],
+        }
+        with self._write() as conn:
+            inserted = conn.execute(
+                upsert_insert(self.dialect, J)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(J.c.id)
+            ).first()
+            if inserted is not None:
+                write_media(conn, job_id, PHOTO, photo, content_type, now)
+            else:
+                job_id = conn.execute(
+                    sa.select(J.c.id).where(J.c.dedupe_key == spec.dedupe_key)
+                ).scalar_one()
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job:
+        """Return the job; raise JobNotFound if there is none with that id."""
+        job = self.find(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return job
+
+    def find(self, job_id: str) -> Job | None:
+        """Return the job, or None."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(J).where(J.c.id == job_id)).mappings().first()
+        return None if row is None else job_from_row(row)
+
+    def list_jobs(
+        self,
+        *,
+        statuses: Collection[JobStatus] | None = None,
+        source: str | None = None,
+        owner: str | None = None,
+        updated_after: float | None = None,
+        undelivered: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+        oldest_first: bool = False,
+    ) -> list[Job]:
+        """Return jobs matching every filter given, newest first unless ``oldest_first``."""
+        query = sa.select(J).where(
+            *self._filters(statuses, source, owner, updated_after, undelivered)
+        )
+        order = J.c.seq.asc() if oldest_first else J.c.seq.desc()
+        query = query.order_by(order).limit(limit).offset(offset)
+        with self._read() as conn:
+            return [job_from_row(row) for row in conn.execute(query).mappings()]
+
+    def count_jobs(
+        self,
+        *,
+        statuses: Collection[JobStatus] | None = None,
+        source: str | None = None,
+        owner: str | None = None,
+        created_after: float | None = None,
+    ) -> int:
+        """Count jobs matching every filter given."""
+        conditions = self._filters(statuses, source, owner, None, False)
+        if created_after is not None:
+            conditions.append(J.c.created_at >= created_after)
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one())
+
+    @staticmethod
+    def _filters(
+        statuses: Collection[JobStatus] | None,
+        source: str | None,
+        owner: str | None,
+        updated_after: float | None,
+        undelivered: bool,
+    ) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = []
+        if statuses is not None:
+            conditions.append(J.c.status.in_([s.value for s in statuses]))
+        if source is not None:
+            conditions.append(J.c.source == source)
+        if owner is not None:
+            conditions.append(J.c.owner == owner)
+        if updated_after is not None:
+            conditions.append(J.c.updated_at > updated_after)
+        if undelivered:
+            conditions.append(J.c.delivered.is_(False))
+        return conditions
+
+    def queue_position(self, job_id: str) -> QueuePosition:
+        """Where a queued job stands and how long until it starts (0 if it is not queued)."""
+        live = self.live_worker_count()
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(J.c.status, J.c.priority, J.c.seq).where(J.c.id == job_id)
+            ).first()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            if row.status != _QUEUED:
+                return QueuePosition(position=0, wait_seconds=0.0, live_workers=live)
+            ahead = sa.and_(
+                J.c.status == _QUEUED,
+                sa.or_(
+                    J.c.priority > row.priority,
+                    sa.and_(J.c.priority == row.priority, J.c.seq < row.seq),
+                ),
+            )
+            count, queued_seconds = conn.execute(
+                sa.select(
+                    sa.func.count(), sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0)
+                ).where(ahead)
+            ).one()
+            running_seconds = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0)).where(
+                    J.c.status == _RUNNING
+                )
+            ).scalar_one()
+        wait = (float(queued_seconds) + float(running_seconds)) / max(1, live)
+        return QueuePosition(position=int(count) + 1, wait_seconds=wait, live_workers=live)
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Cancel a queued job at once; flag a running one for its worker; leave finished ones."""
+        now = self._clock()
+        with self._write() as conn:
+            conn.execute(
+                J.update()
+                .where(J.c.id == job_id, J.c.status == _QUEUED)
+                .values(
+                    status=JobStatus.CANCELED.value,
+                    cancel_requested=True,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                J.update()
+                .where(J.c.id == job_id, J.c.status == _RUNNING, J.c.cancel_requested.is_(False))
+                .values(cancel_requested=True, updated_at=now)
+            )
+        return self.get(job_id)
+
+    def set_notify(self, job_id: str, notify: Mapping[str, Any]) -> None:
+        """Replace the front end's notify data (e.g. after sending the status message)."""
+        with self._write() as conn:
+            conn.execute(J.update().where(J.c.id == job_id).values(notify=dict(notify)))
+
+    def mark_delivered(self, job_id: str) -> bool:
+        """Record that the result reached the user; True only for the call that recorded it."""
+        with self._write() as conn:
+            changed = conn.execute(
+                J.update().where(J.c.id == job_id, J.c.delivered.is_(False)).values(delivered=True)
+            ).rowcount
+        return bool(changed)
+
+    def get_user_settings(self, owner: str) -> dict[str, Any]:
+        """Return a user's saved preferences (empty if none)."""
+        t = schema.user_settings
+        with self._read() as conn:
+            data = conn.execute(sa.select(t.c.data).where(t.c.owner == owner)).scalar()
+        return dict(data or {})
+
+    def put_user_settings(self, owner: str, data: Mapping[str, Any]) -> None:
+        """Save a user's preferences, replacing the old ones."""
+        t = schema.user_settings
+        with self._write() as conn:
+            conn.execute(t.delete().where(t.c.owner == owner))
+            conn.execute(t.insert().values(owner=owner, data=dict(data), updated_at=self._clock()))

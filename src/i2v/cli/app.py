@@ -29,11 +29,12 @@ COMMAND_MODULES = (
     "i2v.cli.jobs",
     "i2v.cli.admin",
     "i2v.cli.worker",
+    "i2v.cli.generate",
     "i2v.cli.doctor",
     "i2v.cli.up",
     "i2v.cli.gpu",
-    "i2v.cli.api",
     "i2v.cli.bot",
+    "i2v.cli.api",
 )
 
 

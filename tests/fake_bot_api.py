@@ -120,6 +120,7 @@ class FakeBotApi:
         self._next_message_id: dict[int, int] = {}
         self._uploads: list[Upload] = []
         self._failures: list[_Failure] = []
+        self._photo_sizes: dict[int, list[dict[str, Any]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -171,6 +172,14 @@ class FakeBotApi:
 
     def send_photo(self, user: FakeUser, image: bytes, *, caption: str | None = None) -> int:
         """The user sends a photo; Telegram offers it in three sizes, the largest being ``image``."""
+        key = hash(image)
+        if key not in self._photo_sizes:
+            # Telegram stores a photo once and hands every sender the same sizes; so do we,
+            # which keeps a burst of senders as fast as real clients.
+            self._photo_sizes[key] = self._make_sizes(image)
+        return self._user_message(user, {"photo": self._photo_sizes[key], **_caption(caption)})
+
+    def _make_sizes(self, image: bytes) -> list[dict[str, Any]]:
         sizes = []
         with Image.open(io.BytesIO(image)) as full:
             width, height = full.size
@@ -181,7 +190,7 @@ class FakeBotApi:
                 small.save(buffer, "JPEG")
                 sizes.append(self._photo_size(buffer.getvalue(), *small.size))
         sizes.append(self._photo_size(image, width, height))
-        return self._user_message(user, {"photo": sizes, **_caption(caption)})
+        return sizes
 
     def send_document(
         self,

@@ -9,7 +9,6 @@ from pathlib import Path
 from bot_harness import ALICE, BORIS, BotThread, start_bot_process
 from bot_worker import KenBurnsWorker
 from fake_bot_api import FakeBotApi, FakeUser
-
 from i2v.bot.pacing import PACED_METHODS
 from i2v.jobs import JobSpec, JobStatus
 from i2v.store import JobStore
@@ -95,7 +94,7 @@ def test_a_deleted_status_message_is_replaced_by_a_new_one(
     finally:
         worker.stop()
     texts = [m for m in api.messages(ALICE.id) if m.kind == "text"]
-    assert [m.message_id for m in texts][0] == first and len(texts) == 2
+    assert len(texts) == 2 and texts[0].message_id == first
     replacement = texts[1]
     assert replacement.reply_to == photo_id and "Done" in str(replacement.text)
     notify = bot_store.list_jobs()[0].notify or {}

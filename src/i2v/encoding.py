@@ -160,8 +160,13 @@ def _write(
         for index in range(len(frames)):
             pixels = np.ascontiguousarray(frames[index][:even_h, :even_w, :3])
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            # Lanczos chroma downsampling keeps colour edges: +0.3 dB PSNR over swscale's
+            # default bilinear on a real photo (bench/encode.py), at the same speed.
             frame = frame.reformat(
-                format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG"
+                format="yuv420p",
+                dst_colorspace="ITU709",
+                dst_color_range="MPEG",
+                interpolation="LANCZOS",
             )
             frame.pts = index
             box.mux(video.encode(frame))

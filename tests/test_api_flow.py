@@ -1,6 +1,7 @@
 """The whole trip over a real server: submit, follow the events, download with Range, thumbnail.
 
-A Ken Burns worker makes the video for real; the client is httpx over loopback,
+A real worker (supervisor plus spawned child) makes the video with the Ken Burns
+engine; the client is httpx over loopback,
 so the events arrive as a browser would see them, one by one.
 """
 
@@ -14,11 +15,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api_support import KenBurnsWorker, live_server
+from api_support import live_server
 from i2v.api import create_app
 from i2v.config import Settings
 from i2v.encoding import probe_mp4
 from i2v.store import JobStore, open_store_url
+from worker_harness import fast_settings, worker_thread
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 
@@ -63,16 +65,18 @@ def test_a_job_goes_from_queue_to_video_and_the_events_tell_each_step_in_order(
     base_url: str, store: JobStore, photo_bytes: bytes, tmp_path: Path
 ) -> None:
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        job = submit(client, photo_bytes, resolution="480p", duration="2", prompt="steam")
+        job = submit(client, photo_bytes, resolution="480p", duration="4", prompt="steam")
         events = []
         with client.stream("GET", f"/v1/jobs/{job['id']}/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             parsed = read_events(stream.iter_lines())
             events.append(next(parsed))
             # The worker starts only after the client saw the job waiting in the queue.
-            with KenBurnsWorker(store, pace=0.02) as worker:
+            worker_settings = fast_settings(
+                tmp_path / "worker", factory="i2v.engine.factory:build_engine", engine="kenburns"
+            )
+            with worker_thread(store, worker_settings, max_jobs=1):
                 events.extend(parsed)
-            assert worker.errors == []
 
         names = [e["event"] for e in events]
         bodies = [json.loads(e["data"]) for e in events]
@@ -83,10 +87,10 @@ def test_a_job_goes_from_queue_to_video_and_the_events_tell_each_step_in_order(
         assert set(names[1:-1]) == {"running"}
         assert len(names) >= 4
         running = [b for b in bodies if b["status"] == "running"]
-        assert {b["stage"] for b in running} >= {"generating"}
+        assert all(b["stage"] for b in running[1:])
         progress = [b["progress"] for b in bodies]
         assert progress == sorted(progress)
-        assert 0 < running[-1]["progress"] < 1
+        assert any(0 < b["progress"] < 1 for b in running)
         assert any(b["eta_seconds"] is not None for b in running)
         assert len({e["id"] for e in events}) == len(events)
 
@@ -105,7 +109,7 @@ def test_a_job_goes_from_queue_to_video_and_the_events_tell_each_step_in_order(
         saved = tmp_path / "video.mp4"
         saved.write_bytes(whole.content)
         probe = probe_mp4(saved)
-        assert probe.duration_seconds == pytest.approx(2.0, abs=0.05)
+        assert probe.duration_seconds == pytest.approx(4.0, abs=0.05)
         assert min(probe.width, probe.height) == 480
 
         thumbnail = client.get(f"/v1/jobs/{job['id']}/thumbnail")
@@ -120,6 +124,7 @@ def test_a_job_goes_from_queue_to_video_and_the_events_tell_each_step_in_order(
         }
         assert metrics[("i2v_jobs_finished_total", (("code", ""), ("status", "succeeded")))] == 1
         assert metrics[("i2v_stage_duration_seconds_count", (("stage", "running"),))] == 1
+        assert metrics[("i2v_stage_duration_seconds_count", (("stage", "encoding"),))] == 1
         assert metrics[("i2v_jobs", (("status", "succeeded"),))] == 1
 
 

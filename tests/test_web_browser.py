@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from api_support import KenBurnsWorker, live_server
+from api_support import live_server
 from i2v.api import create_app
 from i2v.config import Settings
 from i2v.jobs import JobStatus
 from i2v.store import JobStore, open_store_url
+from worker_harness import fast_settings, worker_thread
 
 DATA = Path(__file__).parent / "data"
 ARTIFACTS = Path(
@@ -36,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIDEO_SECONDS = 3.0
+VIDEO_SECONDS = 5.0
 
 
 def chromium_path() -> str:
@@ -64,14 +65,17 @@ def store(sqlite_url: str) -> Iterator[JobStore]:
 
 
 def test_a_person_uploads_a_photo_watches_progress_and_plays_the_video(
-    store: JobStore, settings: Settings, capsys: pytest.CaptureFixture[str]
+    store: JobStore, settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
+    worker_settings = fast_settings(
+        tmp_path / "worker", factory="i2v.engine.factory:build_engine", engine="kenburns"
+    )
     with (
         live_server(create_app(store, settings)) as base_url,
-        KenBurnsWorker(store, pace=0.3) as worker,
+        worker_thread(store, worker_settings, max_jobs=1),
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(
@@ -86,7 +90,7 @@ def test_a_person_uploads_a_photo_watches_progress_and_plays_the_video(
             page.fill("#duration", str(VIDEO_SECONDS))
             page.click("#submit")
 
-            seen = watch_progress(page, timeout=60)
+            seen = watch_progress(page, timeout=60, store=store)
             page.wait_for_selector("#video:not([hidden])", timeout=30_000)
             duration = page.evaluate(
                 """async () => {
@@ -118,7 +122,6 @@ def test_a_person_uploads_a_photo_watches_progress_and_plays_the_video(
     with capsys.disabled():
         print(f"\nscreenshot of the finished page: {shot}")
 
-    assert worker.errors == []
     assert [job.status for job in store.list_jobs()] == [JobStatus.SUCCEEDED]
     moving = [value for value in seen if 0 < value < 1]
     assert len(set(moving)) >= 3, seen
@@ -130,7 +133,7 @@ def test_a_person_uploads_a_photo_watches_progress_and_plays_the_video(
     assert download is not None and download.endswith("/video?download=1")
 
 
-def watch_progress(page: object, timeout: float) -> list[float]:
+def watch_progress(page: object, timeout: float, store: JobStore) -> list[float]:
     """Read the progress bar until the job ends; return every value it showed, in order."""
     values: list[float] = []
     deadline = time.monotonic() + timeout
@@ -144,4 +147,7 @@ def watch_progress(page: object, timeout: float) -> list[float]:
         if status in ("succeeded", "failed", "canceled"):
             return values
         time.sleep(0.05)
-    raise AssertionError(f"the page never showed the job finishing; progress seen: {values}")
+    jobs = [(j.id, j.status.value, j.stage, j.progress) for j in store.list_jobs()]
+    raise AssertionError(
+        f"the page never showed the job finishing; progress seen: {values}; the store: {jobs}"
+    )

@@ -209,3 +209,26 @@ def test_queued_jobs_past_the_ttl_expire_with_a_clear_reason(store_url: str) -> 
     assert expired.status is JobStatus.FAILED and expired.error_code is ErrorCode.EXPIRED
     assert "1 hours" in (expired.error_message or "")
     clocked.close()
+
+
+def test_find_by_dedupe_key_returns_the_job_or_none(store: JobStore) -> None:
+    job = store.submit(JobSpec(dedupe_key="tg:5:77"), b"p")
+    found = store.find_by_dedupe_key("tg:5:77")
+    assert found is not None and found.id == job.id
+    assert store.find_by_dedupe_key("tg:5:78") is None
+
+
+def test_only_one_holder_at_a_time_may_deliver_a_result(store_url: str) -> None:
+    from i2v.store import open_store_url
+
+    now = [100.0]
+    clocked = open_store_url(store_url, clock=lambda: now[0])
+    job = clocked.submit(JobSpec(), b"p")
+    assert clocked.claim_delivery(job.id, "bot-a", ttl_seconds=60)
+    assert not clocked.claim_delivery(job.id, "bot-b", ttl_seconds=60)
+    assert clocked.claim_delivery(job.id, "bot-a", ttl_seconds=60), "the holder may renew"
+    now[0] += 61
+    assert clocked.claim_delivery(job.id, "bot-b", ttl_seconds=60), "an expired claim is free"
+    clocked.mark_delivered(job.id)
+    assert not clocked.claim_delivery(job.id, "bot-b", ttl_seconds=60)
+    clocked.close()

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,13 +39,22 @@ class Delivery:
         self.bot = bot
         self.store = store
         self.options = options
+        #: Who holds a delivery claim: unique per bot process, even across restarts.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     async def deliver(self, job: Job) -> dict[str, Any]:
         """Send the job's video (or a document if Telegram refuses it as a video), then record it.
 
-        Returns what was recorded (``video_message_id`` or ``delivery_error``). Raises
-        TelegramNetworkError and the like when it should be tried again later.
+        Returns what was recorded (``video_message_id`` or ``delivery_error``), or nothing
+        while another bot process holds the delivery claim. Raises TelegramNetworkError
+        and the like when it should be tried again later.
         """
+        claim_seconds = self.options.upload_timeout_seconds + 60
+        if not await asyncio.to_thread(
+            self.store.claim_delivery, job.id, self.holder, claim_seconds
+        ):
+            log.info("job %s: another bot process is sending this video", job.id)
+            return {}
         notify = dict(job.notify or {})
         try:
             video = await asyncio.to_thread(self.store.read_media, job.id, VIDEO)

@@ -199,7 +199,11 @@ class Notifier:
             lang = (job.notify or {}).get("lang", DEFAULT_LANGUAGE)
             with self.i18n.context(), self.i18n.use_locale(lang):
                 try:
-                    self._settled[job.id] = await self.delivery.deliver(job)
+                    settled = await self.delivery.deliver(job)
+                    if settled:
+                        self._settled[job.id] = settled
+                    else:  # another bot process is sending it; look again later
+                        self._retry_upload_at[job.id] = self._clock() + UPLOAD_RETRY_SECONDS
                 except (TelegramAPIError, StoreError) as exc:
                     log.warning("job %s: sending the video failed, will retry: %s", job.id, exc)
                     self._retry_upload_at[job.id] = self._clock() + UPLOAD_RETRY_SECONDS

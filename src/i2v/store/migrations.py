@@ -18,7 +18,7 @@ from i2v.store import schema
 Step = Callable[[sa.Connection], None]
 
 #: Columns of ``jobs`` that later steps add; step 1 creates the table without them.
-_JOBS_COLUMNS_ADDED_LATER = ("warnings",)
+_JOBS_COLUMNS_ADDED_LATER = ("warnings", "delivery_holder", "delivery_until")
 
 
 def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
@@ -44,7 +44,19 @@ def _step_2_timings_settings_warnings(conn: sa.Connection) -> None:
     schema.user_settings.create(conn)
 
 
-STEPS: tuple[Step, ...] = (_step_1_jobs_media_workers, _step_2_timings_settings_warnings)
+def _step_3_delivery_lease(conn: sa.Connection) -> None:
+    """A short lease on sending a result, so two front-end processes never both send it."""
+    holder_type = sa.String(128).compile(dialect=conn.dialect)
+    until_type = sa.Float().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN delivery_holder {holder_type}"))
+    conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN delivery_until {until_type}"))
+
+
+STEPS: tuple[Step, ...] = (
+    _step_1_jobs_media_workers,
+    _step_2_timings_settings_warnings,
+    _step_3_delivery_lease,
+)
 HEAD = len(STEPS)
 
 

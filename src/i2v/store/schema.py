@@ -47,6 +47,8 @@ jobs = sa.Table(
     sa.Column("notify", sa.JSON),
     sa.Column("delivered", sa.Boolean, nullable=False, default=False),
     sa.Column("warnings", sa.JSON),
+    sa.Column("delivery_holder", sa.String(128)),
+    sa.Column("delivery_until", sa.Float),
     sa.Index("ix_jobs_queue", "status", "priority", "seq"),
     sa.Index("ix_jobs_updated", "source", "updated_at"),
     sa.Index("ix_jobs_owner", "owner", "created_at"),

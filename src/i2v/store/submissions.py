@@ -84,6 +84,12 @@ class Submissions(_Base):
             row = conn.execute(sa.select(J).where(J.c.id == job_id)).mappings().first()
         return None if row is None else job_from_row(row)
 
+    def find_by_dedupe_key(self, key: str) -> Job | None:
+        """Return the job submitted with this dedupe key, or None."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(J).where(J.c.dedupe_key == key)).mappings().first()
+        return None if row is None else job_from_row(row)
+
     def list_jobs(
         self,
         *,
@@ -197,6 +203,27 @@ class Submissions(_Base):
         """Replace the front end's notify data (e.g. after sending the status message)."""
         with self._write() as conn:
             conn.execute(J.update().where(J.c.id == job_id).values(notify=dict(notify)))
+
+    def claim_delivery(self, job_id: str, holder: str, ttl_seconds: float) -> bool:
+        """Take (or renew) the right to send this job's result for ``ttl_seconds``.
+
+        True for the holder that may send now; False while another holder's claim is
+        live or once the job is delivered. Two bot processes (a rolling restart) can
+        then never both upload the same video.
+        """
+        now = self._clock()
+        free = sa.or_(
+            J.c.delivery_holder.is_(None),
+            J.c.delivery_holder == holder,
+            J.c.delivery_until < now,
+        )
+        with self._write() as conn:
+            changed = conn.execute(
+                J.update()
+                .where(J.c.id == job_id, J.c.delivered.is_(False), free)
+                .values(delivery_holder=holder, delivery_until=now + ttl_seconds)
+            ).rowcount
+        return bool(changed)
 
     def mark_delivered(self, job_id: str) -> bool:
         """Record that the result reached the user; True only for the call that recorded it."""

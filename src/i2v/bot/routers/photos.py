@@ -99,13 +99,13 @@ async def _refusal_before_download(
         return _("The caption is {n} characters long; the limit is {limit}.").format(
             n=len(message.caption.strip()), limit=settings.max_prompt_chars
         )
+    if await asyncio.to_thread(store.find_by_dedupe_key, dedupe_key(message)) is not None:
+        # Telegram delivered this message again (a restart before the offset was saved).
+        return ""
     owner = str(message.from_user.id if message.from_user else message.chat.id)
     active = await asyncio.to_thread(
         store.list_jobs, statuses=ACTIVE, source=SOURCE, owner=owner, limit=100
     )
-    if any(_is_job_of(job, message) for job in active):
-        # Telegram delivered this message again (a restart before the offset was saved).
-        return ""
     if len(active) >= settings.telegram_max_active_jobs:
         return _(
             "You already have {n} videos in the making; the limit is {limit}. "
@@ -123,13 +123,6 @@ async def _refusal_before_download(
                 n=today
             )
     return None
-
-
-def _is_job_of(job: Job, message: Message) -> bool:
-    notify = job.notify or {}
-    return (
-        notify.get("chat_id") == message.chat.id and notify.get("message_id") == message.message_id
-    )
 
 
 async def _download(bot: Bot, image: IncomingImage) -> bytes:

@@ -232,3 +232,10 @@ def test_only_one_holder_at_a_time_may_deliver_a_result(store_url: str) -> None:
     clocked.mark_delivered(job.id)
     assert not clocked.claim_delivery(job.id, "bot-b", ttl_seconds=60)
     clocked.close()
+
+
+def test_count_jobs_without_filters_counts_every_job(store: JobStore) -> None:
+    assert store.count_jobs() == 0
+    for _ in range(3):
+        store.submit(JobSpec(), b"p")
+    assert store.count_jobs() == 3

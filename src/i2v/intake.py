@@ -22,6 +22,20 @@ ACCEPTED_FORMATS = frozenset(
 )
 
 
+#: Pillow format name to the MIME type stored with the photo.
+_CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "HEIF": "image/heif",
+    "AVIF": "image/avif",
+}
+
+
 @dataclass(frozen=True)
 class PhotoInfo:
     """What intake learned about a photo."""
@@ -30,6 +44,11 @@ class PhotoInfo:
     height: int
     format: str
     bytes: int
+
+    @property
+    def content_type(self) -> str:
+        """The photo's MIME type, as stored beside it."""
+        return _CONTENT_TYPES.get(self.format, "application/octet-stream")
 
 
 def check_photo(data: bytes, video: VideoConfig) -> PhotoInfo:

@@ -18,14 +18,6 @@ from i2v.store import JobStore
 
 #: Job ids are short lowercase words; anything else cannot name a job, so it never reaches SQL.
 JOB_ID = re.compile(r"[0-9a-z]{1,16}")
-#: Pillow format name to the MIME type stored with the photo (as the CLI stores it).
-CONTENT_TYPES = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-}
 ENGINES = ("auto", "kenburns", "diffusers")
 MAX_PRIORITY = 1000
 #: Idempotency keys are namespaced so they never collide with another front end's dedupe keys.
@@ -123,8 +115,7 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
                 image_name=_display_name(photo.filename),
             )
         )
-        content_type = CONTENT_TYPES.get(info.format, "application/octet-stream")
-        job = store.submit(spec, data, content_type=content_type)
+        job = store.submit(spec, data, content_type=info.content_type)
         response.headers["Location"] = f"/v1/jobs/{job.id}"
         return job_detail(store, job)
 

@@ -21,7 +21,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from i2v.cli.context import CliContext, get_context, print_json
 from i2v.cli.options import (
-    CONTENT_TYPES,
     DurationOption,
     EngineOption,
     FpsOption,
@@ -79,9 +78,7 @@ def generate(
     if target.is_dir():
         raise InputError(f"{target} is a folder; give a file name for the video")
     store = cli.store
-    job = store.submit(
-        spec, data, content_type=CONTENT_TYPES.get(info.format, "image/octet-stream")
-    )
+    job = store.submit(spec, data, content_type=info.content_type)
     with _worker_if_none_alive(cli):
         try:
             job = _wait(store, job.id, show_bar=not as_json and sys.stderr.isatty())

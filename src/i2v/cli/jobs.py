@@ -8,7 +8,6 @@ import typer
 
 from i2v.cli.context import get_context, print_json
 from i2v.cli.options import (
-    CONTENT_TYPES,
     DurationOption,
     EngineOption,
     FpsOption,
@@ -53,9 +52,7 @@ def submit(
     )
     data, info = read_photo(image, cli.video)
     spec = build_spec(options, cli.video, image_name=image.name, priority=priority)
-    job = cli.store.submit(
-        spec, data, content_type=CONTENT_TYPES.get(info.format, "image/octet-stream")
-    )
+    job = cli.store.submit(spec, data, content_type=info.content_type)
     position = cli.store.queue_position(job.id)
     if as_json:
         print_json({"id": job.id, "status": job.status.value, "queue_position": position.position})

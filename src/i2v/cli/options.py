@@ -12,15 +12,6 @@ from i2v.errors import InputError
 from i2v.intake import PhotoInfo, check_photo
 from i2v.jobs import JobSpec, Resolution
 
-#: Pillow format name to the MIME type stored with the photo.
-CONTENT_TYPES = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-}
-
 
 @dataclass(frozen=True)
 class VideoOptions:

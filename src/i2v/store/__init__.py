@@ -31,6 +31,7 @@ __all__ = [
     "open_store",
     "open_store_url",
     "request_key",
+    "schema_version",
 ]
 
 

@@ -124,7 +124,8 @@ class Submissions(_Base):
         if created_after is not None:
             conditions.append(J.c.created_at >= created_after)
         with self._read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one())
+            query = sa.select(sa.func.count()).select_from(J).where(*conditions)
+            return int(conn.execute(query).scalar_one())
 
     @staticmethod
     def _filters(

@@ -89,8 +89,8 @@ class WorkerRegistry(StoreBase):
         with self._read() as conn:
             return int(
                 conn.execute(
-                    sa.select(sa.func.count()).where(
-                        schema.workers.c.heartbeat_at >= self._clock() - self.lease_seconds
-                    )
+                    sa.select(sa.func.count())
+                    .select_from(schema.workers)
+                    .where(schema.workers.c.heartbeat_at >= self._clock() - self.lease_seconds)
                 ).scalar_one()
             )

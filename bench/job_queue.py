@@ -1,6 +1,6 @@
 """Queue benchmark: submit→claim latency and no-op throughput, i2v's store versus RQ + Redis.
 
-    python bench/queue.py [--jobs 1000] [--latency-jobs 200] [--postgres URL] [--redis URL]
+    python bench/job_queue.py [--jobs 1000] [--latency-jobs 200] [--postgres URL] [--redis URL]
 
 For each backend (i2v on SQLite, i2v on PostgreSQL, RQ with SimpleWorker on
 Redis) and for 1 and 4 worker processes it measures, in the same run:
@@ -11,7 +11,7 @@ Redis) and for 1 and 4 worker processes it measures, in the same run:
 
 i2v workers poll an empty queue every ``--poll`` seconds (RQ blocks on Redis
 instead), so the poll interval bounds i2v's idle latency. Writes a JSON file
-to bench/results/queue.json and prints a table.
+to bench/results/job_queue.json and prints a table.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-# This file is named queue.py: drop its folder from the path so `import queue` finds the
-# standard library, and add the folder of the task module RQ workers import by name.
+# RQ workers import their task by module name; make its folder importable (spawned
+# children inherit sys.path).
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE / "tasks"))
 from rq_tasks import noop  # noqa: E402
 
@@ -269,7 +268,7 @@ def main() -> None:
             f"{row['latency_p99_ms']:>10}{row['throughput_jobs_per_s']:>10}"
         )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "queue.json"
+    out = RESULTS / "job_queue.json"
     out.write_text(
         json.dumps({"poll_seconds": args.poll, "jobs": args.jobs, "rows": rows}, indent=2)
     )

@@ -29,24 +29,19 @@ import multiprocessing
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-# bench/queue.py would shadow the standard library's queue module (which anyio imports).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import httpx
+import numpy as np
+from PIL import Image
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from i2v.jobs import JobSpec
+from i2v.store import JobStore, open_store_url
 
-from i2v.jobs import JobSpec  # noqa: E402
-from i2v.store import JobStore, open_store_url  # noqa: E402
-
-RESULTS = _HERE / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 PHOTO_BYTES = 2 * 1024 * 1024
 
 

@@ -25,9 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Running a script puts its folder first on the path, where bench/queue.py would hide the
-# standard library's queue module; the tests folder holds the fake Bot API server.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+# The tests folder holds the fake Bot API server and the test worker.
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bot_harness import BotThread, bot_settings  # noqa: E402

@@ -1,9 +1,8 @@
 """P4: encode 145 frames at 720p with i2v.encoding vs diffusers' export_to_video, same run.
 
 Prints a table and writes bench/results/encode.json. Goal: at most 0.5x the time of
-export_to_video at equal or better PSNR. Needs ``pip install imageio imageio-ffmpeg``
-(export_to_video's backend). Run it as ``python -m bench.encode``: run as a script,
-bench/queue.py would shadow the standard library's ``queue``.
+export_to_video at equal or better PSNR. Needs imageio and imageio-ffmpeg
+(export_to_video's backend; both in the dev extra).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The no-op task RQ workers run in bench/queue.py (importable by module name)."""
+"""The no-op task RQ workers run in bench/job_queue.py (importable by module name)."""
 
 
 def noop() -> None:

@@ -28,6 +28,8 @@ def test_a_40_mb_video_round_trips_through_the_store(store: JobStore, tmp_path: 
     out = tmp_path / "out" / "copy.mp4"
     store.save_media(job.id, "video", out)
     assert out.read_bytes() == payload
+    if os.name == "posix":
+        assert out.stat().st_mode & 0o044 == 0o044, "a saved video is readable like any file"
 
 
 def test_range_reads_return_exactly_the_bytes_asked_for(store: JobStore) -> None:

@@ -86,6 +86,16 @@ def _which(job_id: str, kind: str) -> sa.ColumnElement[bool]:
     return sa.and_(schema.media.c.job_id == job_id, schema.media.c.kind == kind)
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it, so do it once, at import, not per call.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_UMASK = _read_umask()
+
+
 class MediaStore(StoreBase):
     """Reading and purging stored media (writes happen inside job transitions)."""
 
@@ -139,6 +149,8 @@ class MediaStore(StoreBase):
             with os.fdopen(fd, "wb") as handle:
                 for chunk in self.iter_media(job_id, kind):
                     handle.write(chunk)
+            # mkstemp makes owner-only files; a saved video gets the usual permissions.
+            os.chmod(tmp, 0o666 & ~_UMASK)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

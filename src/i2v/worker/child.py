@@ -30,6 +30,7 @@ from i2v.encoding import encode_mp4, make_thumbnail
 from i2v.engine.base import Engine, Frames, RenderPlan
 from i2v.engine.imageprep import photo_size
 from i2v.errors import Canceled, EngineError, ErrorCode, I2VError, InputError
+from i2v.jobs import Stage
 from i2v.worker.events import (
     CancelJob,
     ChildEvent,
@@ -202,6 +203,9 @@ class _Jobs:
 
     def _generate(self, job: RunJob) -> None:
         progress = JobProgress(job.job_id, self.outbox, lambda: self.inbox.is_canceled(job.job_id))
+        # The job may have waited here for the previous one's last GPU work (prefetch);
+        # its stall clock starts now.
+        progress.stage(Stage.PREPROCESSING)
         try:
             if progress.cancel_requested():
                 raise Canceled("canceled before it started")

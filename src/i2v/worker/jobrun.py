@@ -53,6 +53,13 @@ class ActiveJob:
         """What was asked for."""
         return self.lease.job.spec
 
+    @property
+    def is_past_generating(self) -> bool:
+        """True once the last step is done: the GPU is free for the next job."""
+        if self.stage in (Stage.DECODING, Stage.ENCODING):
+            return True
+        return self.stage is Stage.GENERATING and self.total > 0 and self.done >= self.total
+
     def start(self, now: float) -> None:
         """The child has the job and a loaded model: start its clocks."""
         self.started_at = now

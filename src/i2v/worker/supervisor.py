@@ -22,14 +22,13 @@ from typing import Any
 from i2v.config import Settings
 from i2v.errors import ErrorCode, LeaseLost, StoreError
 from i2v.gpu import read_gpu
-from i2v.jobs import Stage, WorkerInfo, WorkerState
+from i2v.jobs import JobStatus, Stage, WorkerInfo, WorkerState
 from i2v.store import PHOTO, JobStore, Lease
-from i2v.worker import deadlines, outcomes
+from i2v.worker import outcomes
 from i2v.worker.childproc import ChildProcess
-from i2v.worker.deadlines import Verdict, say_seconds
+from i2v.worker.deadlines import say_seconds
 from i2v.worker.eta import Expectation, load_key, plan_key
 from i2v.worker.events import (
-    CancelJob,
     ChildEvent,
     JobCanceled,
     JobDone,
@@ -46,11 +45,10 @@ from i2v.worker.events import (
 from i2v.worker.heartbeat import Heartbeat
 from i2v.worker.jobrun import ActiveJob
 from i2v.worker.telemetry import JobTelemetry
+from i2v.worker.watch import JobWatch
 
 log = logging.getLogger(__name__)
 
-#: How often GPU readings are taken during a job.
-GPU_SAMPLE_SECONDS = 1.0
 #: How long the loop waits for child events while a job runs (deadline resolution).
 BUSY_TICK_SECONDS = 0.05
 
@@ -68,7 +66,7 @@ class WorkerOptions:
     #: Exit after this many jobs.
     max_jobs: int | None = None
     #: How often an idle worker looks for a job.
-    poll_seconds: float = 0.25
+    poll_seconds: float = 0.1
     #: Least time between two progress writes of one job (terminal writes are never held).
     progress_seconds: float = 1.0
     #: Claim the next job while the current one encodes, so the GPU never waits.
@@ -83,7 +81,7 @@ def new_worker_id(host: str) -> str:
     return f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
-class Worker:
+class Worker(JobWatch):
     """A supervisor with one child process; ``run()`` serves jobs until stopped."""
 
     def __init__(
@@ -104,6 +102,7 @@ class Worker:
         self._next_load_at = 0.0
         self._last_claim = float("-inf")
         self._last_gpu_sample = float("-inf")
+        self._progress_seconds = self.options.progress_seconds
         self._claimed = 0
         self._queue_empty = False
         self._stop_at: float | None = None
@@ -126,9 +125,9 @@ class Worker:
         try:
             while not self._finished():
                 self._start_child_if_needed()
-                self._claim_if_room()
                 for event in self._receive():
                     self._handle(event)
+                self._claim_if_room()
                 self._check_child()
                 self._enforce_deadlines()
                 self._report_progress()
@@ -275,6 +274,9 @@ class Worker:
         ):
             return
         self._last_claim = now
+        if not self._active and not self._anything_queued():
+            self._queue_empty = True
+            return
         engines = [self._ready.engine] if self._ready else self._configured_engines()
         lease = self.store.claim(self.id, engines=engines)
         self._queue_empty = lease is None
@@ -282,13 +284,18 @@ class Worker:
             self._claimed += 1
             self._take(lease)
 
+    def _anything_queued(self) -> bool:
+        # A read never waits for writers, so an idle worker can look often; only a
+        # real claim takes the write lock.
+        return self.store.count_jobs(statuses=[JobStatus.QUEUED]) > 0
+
     def _has_room(self) -> bool:
-        """Room for a job: none running, or (prefetch) the only one is already encoding."""
+        """Room for a job: none running, or (prefetch) the only one is done with the GPU steps."""
         if not self._active:
             return True
         if not self.options.prefetch or self._ready is None or len(self._active) > 1:
             return False
-        return all(job.stage is Stage.ENCODING for job in self._active.values())
+        return all(job.is_past_generating for job in self._active.values())
 
     def _take(self, lease: Lease) -> None:
         now = time.monotonic()
@@ -373,100 +380,6 @@ class Worker:
         except LeaseLost:
             log.warning("job %s: lease lost (another worker took it); dropping this run", job.id)
         self._update(state=self._busy_or_idle(), job_id=next(iter(self._active), None))
-
-    # --- deadlines and progress -------------------------------------------------------
-
-    def _enforce_deadlines(self) -> None:
-        now = time.monotonic()
-        child = self._child
-        if child is not None and self._ready is None:
-            if now - child.started_at > self.settings.model_load_timeout_seconds:
-                limit = say_seconds(self.settings.model_load_timeout_seconds)
-                self._load_failed(
-                    f"loading the model took longer than {limit} (I2V_MODEL_LOAD_TIMEOUT_SECONDS)"
-                )
-            return
-        for job in list(self._active.values()):
-            if job.started_at is None:
-                continue
-            if job.cancel_sent_at is not None:
-                if now - job.cancel_sent_at > self.settings.cancel_grace_seconds:
-                    self._kill_child(job)
-                    return
-                continue
-            verdict = deadlines.check(
-                stage=job.stage,
-                silent_for=now - job.last_event,
-                running_for=now - job.started_at,
-                expected=job.expected,
-                settings=self.settings,
-            )
-            if verdict is not None:
-                self._cancel(job, verdict)
-
-    def _cancel(self, job: ActiveJob, verdict: Verdict | None) -> None:
-        """Ask the child to stop the job at its next step; the grace clock starts now."""
-        job.verdict = verdict
-        job.cancel_sent_at = time.monotonic()
-        if verdict is not None:
-            log.warning("job %s: %s; stopping it", job.id, verdict.message)
-        else:
-            log.info("job %s: cancel requested; stopping it at the next step", job.id)
-        if self._child is not None:
-            self._child.send(CancelJob(job.id))
-
-    def _report_progress(self) -> None:
-        now = time.monotonic()
-        for job in list(self._active.values()):
-            if now - job.reported_at < self.options.progress_seconds and not job.warnings_dirty:
-                continue
-            job.reported_at = now
-            progress, left = job.estimate(now)
-            if job.started_at is None:
-                left += self._expected_load_left(now)
-            try:
-                cancel = self.store.report_progress(
-                    job.id,
-                    job.token,
-                    stage=job.stage,
-                    progress=progress,
-                    eta_seconds=left,
-                    warnings=job.warnings if job.warnings_dirty else None,
-                )
-            except LeaseLost:
-                self._abandon(job)
-                continue
-            except StoreError as exc:
-                log.warning("job %s: progress write failed: %s", job.id, exc)
-                continue
-            job.warnings_dirty = False
-            if cancel and job.cancel_sent_at is None:
-                self._cancel(job, None)
-
-    def _abandon(self, job: ActiveJob) -> None:
-        log.warning("job %s: lease lost (another worker took it); stopping this run", job.id)
-        self._active.pop(job.id, None)
-        if self._child is not None:
-            self._child.send(CancelJob(job.id))
-
-    def _expected_load_left(self, now: float) -> float:
-        if self._child is None:
-            return 0.0
-        try:
-            load = self.store.timings(self._load_key()).get(Stage.LOADING_MODEL.value)
-        except StoreError:
-            return 0.0
-        return 0.0 if load is None else max(0.0, load.mean - (now - self._child.started_at))
-
-    def _sample_gpu(self) -> None:
-        now = time.monotonic()
-        if now - self._last_gpu_sample < GPU_SAMPLE_SECONDS:
-            return
-        self._last_gpu_sample = now
-        for job in self._active.values():
-            warning = job.telemetry.sample(job.stage, now)
-            if warning is not None:
-                job.warn(warning)
 
     def _handle_stop(self) -> None:
         """Once stopping: say so, and when the grace is over put unfinished jobs back."""

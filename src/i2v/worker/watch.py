@@ -1,0 +1,136 @@
+"""What the supervisor checks on every turn of its loop: deadlines, progress writes, GPU readings.
+
+A mixin of :class:`i2v.worker.supervisor.Worker`, kept apart so each file reads on
+its own: this one is the watching, that one the claiming and the child's life.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from i2v.config import Settings
+from i2v.errors import LeaseLost, StoreError
+from i2v.jobs import Stage
+from i2v.store import JobStore
+from i2v.worker import deadlines
+from i2v.worker.childproc import ChildProcess
+from i2v.worker.deadlines import Verdict, say_seconds
+from i2v.worker.events import CancelJob, Ready
+from i2v.worker.jobrun import ActiveJob
+
+log = logging.getLogger("i2v.worker.supervisor")
+
+#: How often GPU readings are taken during a job.
+GPU_SAMPLE_SECONDS = 1.0
+
+
+class JobWatch:
+    """Deadline enforcement, throttled progress writes (which carry cancel back) and telemetry."""
+
+    store: JobStore
+    settings: Settings
+    _active: dict[str, ActiveJob]
+    _child: ChildProcess | None
+    _ready: Ready | None
+    _last_gpu_sample: float
+    _progress_seconds: float
+
+    if TYPE_CHECKING:
+
+        def _load_failed(self, reason: str) -> None: ...
+        def _kill_child(self, culprit: ActiveJob) -> None: ...
+        def _load_key(self) -> str: ...
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        child = self._child
+        if child is not None and self._ready is None:
+            if now - child.started_at > self.settings.model_load_timeout_seconds:
+                limit = say_seconds(self.settings.model_load_timeout_seconds)
+                self._load_failed(
+                    f"loading the model took longer than {limit} (I2V_MODEL_LOAD_TIMEOUT_SECONDS)"
+                )
+            return
+        for job in list(self._active.values()):
+            if job.started_at is None:
+                continue
+            if job.cancel_sent_at is not None:
+                if now - job.cancel_sent_at > self.settings.cancel_grace_seconds:
+                    self._kill_child(job)
+                    return
+                continue
+            verdict = deadlines.check(
+                stage=job.stage,
+                silent_for=now - job.last_event,
+                running_for=now - job.started_at,
+                expected=job.expected,
+                settings=self.settings,
+            )
+            if verdict is not None:
+                self._cancel(job, verdict)
+
+    def _cancel(self, job: ActiveJob, verdict: Verdict | None) -> None:
+        """Ask the child to stop the job at its next step; the grace clock starts now."""
+        job.verdict = verdict
+        job.cancel_sent_at = time.monotonic()
+        if verdict is not None:
+            log.warning("job %s: %s; stopping it", job.id, verdict.message)
+        else:
+            log.info("job %s: cancel requested; stopping it at the next step", job.id)
+        if self._child is not None:
+            self._child.send(CancelJob(job.id))
+
+    def _report_progress(self) -> None:
+        now = time.monotonic()
+        for job in list(self._active.values()):
+            if now - job.reported_at < self._progress_seconds and not job.warnings_dirty:
+                continue
+            job.reported_at = now
+            progress, left = job.estimate(now)
+            if job.started_at is None:
+                left += self._expected_load_left(now)
+            try:
+                cancel = self.store.report_progress(
+                    job.id,
+                    job.token,
+                    stage=job.stage,
+                    progress=progress,
+                    eta_seconds=left,
+                    warnings=job.warnings if job.warnings_dirty else None,
+                )
+            except LeaseLost:
+                self._abandon(job)
+                continue
+            except StoreError as exc:
+                log.warning("job %s: progress write failed: %s", job.id, exc)
+                continue
+            job.warnings_dirty = False
+            if cancel and job.cancel_sent_at is None:
+                self._cancel(job, None)
+
+    def _abandon(self, job: ActiveJob) -> None:
+        log.warning("job %s: lease lost (another worker took it); stopping this run", job.id)
+        self._active.pop(job.id, None)
+        if self._child is not None:
+            self._child.send(CancelJob(job.id))
+
+    def _expected_load_left(self, now: float) -> float:
+        if self._child is None:
+            return 0.0
+        try:
+            load = self.store.timings(self._load_key()).get(Stage.LOADING_MODEL.value)
+        except StoreError:
+            return 0.0
+        return 0.0 if load is None else max(0.0, load.mean - (now - self._child.started_at))
+
+    def _sample_gpu(self) -> None:
+        now = time.monotonic()
+        if now - self._last_gpu_sample < GPU_SAMPLE_SECONDS:
+            return
+        self._last_gpu_sample = now
+        for job in self._active.values():
+            warning = job.telemetry.sample(job.stage, now)
+            if warning is not None:
+                job.warn(warning)

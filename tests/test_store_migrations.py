@@ -22,7 +22,11 @@ def _insert_v1_job(conn: sa.Connection, job_id: str) -> None:
             " cancel_requested, created_at, updated_at, delivered)"
             " VALUES (:id, 'queued', 0, :spec, 'cli', 0, 0, 3, false, :now, :now, false)"
         ),
-        {"id": job_id, "spec": '{"prompt": "from v1", "source": "cli"}', "now": now},
+        {
+            "id": job_id,
+            "spec": '{"prompt": "from v1", "source": "cli", "model": "svd-xt"}',
+            "now": now,
+        },
     )
     conn.execute(
         sa.text(
@@ -46,7 +50,8 @@ def test_a_database_made_by_the_first_migration_upgrades_with_its_jobs_intact(
     store = open_store_url(store_url)
     old = store.get("oldjob0001")
     assert (old.status, old.spec.prompt, old.warnings) == (JobStatus.QUEUED, "from v1", ())
-    lease = store.claim("w")
+    assert store.claim("w", models=["ltx-video"]) is None, "the old job's model was carried over"
+    lease = store.claim("w", models=["svd-xt"])
     assert lease is not None and lease.job.id == "oldjob0001"
     new = store.submit(JobSpec(prompt="from head"), b"p")
     store.record_timing("k", "total", 1.0)

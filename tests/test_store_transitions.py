@@ -239,3 +239,32 @@ def test_count_jobs_without_filters_counts_every_job(store: JobStore) -> None:
     for _ in range(3):
         store.submit(JobSpec(), b"p")
     assert store.count_jobs() == 3
+
+
+def test_claim_can_be_limited_to_one_job_or_to_the_models_a_worker_serves(store: JobStore) -> None:
+    wan = store.submit(JobSpec(model="wan2.2-ti2v-5b"), b"p")
+    mine = store.submit(JobSpec(), b"p")
+    assert store.claim("w", models=["ltx-video"], job_id=wan.id) is None
+    only = store.claim("w", job_id=mine.id)
+    assert only is not None and only.job.id == mine.id
+    assert store.claim("ltx-worker", models=["ltx-video"]) is None
+    wan_lease = store.claim("wan-worker", models=["wan2.2-ti2v-5b"])
+    assert wan_lease is not None and wan_lease.job.id == wan.id
+
+
+def test_a_released_job_whose_cancel_was_requested_ends_canceled(store: JobStore) -> None:
+    for error in (None, (ErrorCode.STALLED, "stalled")):
+        job = store.submit(JobSpec(), b"p")
+        lease = store.claim("w")
+        assert lease is not None
+        store.request_cancel(job.id)
+        assert store.release(job.id, lease.token, error=error).status is JobStatus.CANCELED
+    assert store.claim("w") is None
+
+
+def test_succeed_can_record_the_jobs_warnings(store: JobStore) -> None:
+    job = store.submit(JobSpec(), b"p")
+    lease = store.claim("w")
+    assert lease is not None
+    done = store.succeed(job.id, lease.token, result={}, video=b"v", warnings=["upscaled"])
+    assert done.warnings == ("upscaled",)

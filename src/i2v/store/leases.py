@@ -46,14 +46,29 @@ class Lease:
 class Leases(Submissions):
     """What workers do with jobs, each write guarded by the lease."""
 
-    def claim(self, worker_id: str, *, engines: Collection[str] | None = None) -> Lease | None:
-        """Atomically take the next queued job (priority, then FIFO); None if the queue is empty."""
+    def claim(
+        self,
+        worker_id: str,
+        *,
+        engines: Collection[str] | None = None,
+        models: Collection[str] | None = None,
+        job_id: str | None = None,
+    ) -> Lease | None:
+        """Atomically take the next queued job (priority, then FIFO); None if there is none.
+
+        ``engines`` and ``models`` limit the claim to jobs this worker can run (jobs that
+        name none fit every worker); ``job_id`` claims that one job only, if still queued.
+        """
         now = self._clock()
         token = secrets.token_hex(8)
         candidate = sa.select(J.c.seq).where(J.c.status == _QUEUED)
         if engines is not None:
             allowed = [e for e in _ANY_ENGINE if e is not None] + list(engines)
             candidate = candidate.where(sa.or_(J.c.engine.is_(None), J.c.engine.in_(allowed)))
+        if models is not None:
+            candidate = candidate.where(sa.or_(J.c.model.is_(None), J.c.model.in_(list(models))))
+        if job_id is not None:
+            candidate = candidate.where(J.c.id == job_id)
         candidate = candidate.order_by(J.c.priority.desc(), J.c.seq.asc()).limit(1)
         if self.dialect == "postgresql":
             candidate = candidate.with_for_update(skip_locked=True)
@@ -144,12 +159,20 @@ class Leases(Submissions):
         result: Mapping[str, Any],
         video: bytes | Path,
         thumbnail: bytes | None = None,
+        warnings: Sequence[str] | None = None,
     ) -> Job:
         """Store the video (and thumbnail) and mark the job succeeded, all or nothing."""
         now = self._clock()
+        extra: dict[str, Any] = {} if warnings is None else {"warnings": list(warnings)}
         with self._write() as conn:
             self._finish(
-                conn, job_id, lease, JobStatus.SUCCEEDED, result=dict(result), progress=1.0
+                conn,
+                job_id,
+                lease,
+                JobStatus.SUCCEEDED,
+                result=dict(result),
+                progress=1.0,
+                **extra,
             )
             write_media(conn, job_id, VIDEO, video, "video/mp4", now)
             if thumbnail is not None:
@@ -177,7 +200,7 @@ class Leases(Submissions):
 
         Without ``error`` (graceful stop) the attempt does not count. With one (stall,
         deadline, crashed child) it counts, and when no attempts remain the job fails
-        with that error instead.
+        with that error instead. A job whose cancel was requested ends canceled.
         """
         now = self._clock()
         with self._write() as conn:
@@ -188,11 +211,18 @@ class Leases(Submissions):
             ).first()
             if row is None:
                 raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
-            if error is not None and (row.attempts >= row.max_attempts or row.cancel_requested):
-                status = JobStatus.CANCELED if row.cancel_requested else JobStatus.FAILED
-                code = None if row.cancel_requested else error[0].value
-                message = None if row.cancel_requested else error[1]
-                self._finish(conn, job_id, lease, status, error_code=code, error_message=message)
+            if row.cancel_requested:
+                # The user asked to stop it: never hand it to another worker.
+                self._finish(conn, job_id, lease, JobStatus.CANCELED)
+            elif error is not None and row.attempts >= row.max_attempts:
+                self._finish(
+                    conn,
+                    job_id,
+                    lease,
+                    JobStatus.FAILED,
+                    error_code=error[0].value,
+                    error_message=error[1],
+                )
             else:
                 attempts = J.c.attempts - 1 if error is None else J.c.attempts
                 conn.execute(

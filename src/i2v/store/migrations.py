@@ -18,7 +18,7 @@ from i2v.store import schema
 Step = Callable[[sa.Connection], None]
 
 #: Columns of ``jobs`` that later steps add; step 1 creates the table without them.
-_JOBS_COLUMNS_ADDED_LATER = ("warnings", "delivery_holder", "delivery_until")
+_JOBS_COLUMNS_ADDED_LATER = ("warnings", "delivery_holder", "delivery_until", "model")
 
 
 def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
@@ -44,18 +44,24 @@ def _step_2_timings_settings_warnings(conn: sa.Connection) -> None:
     schema.user_settings.create(conn)
 
 
-def _step_3_delivery_lease(conn: sa.Connection) -> None:
-    """A short lease on sending a result, so two front-end processes never both send it."""
-    holder_type = sa.String(128).compile(dialect=conn.dialect)
-    until_type = sa.Float().compile(dialect=conn.dialect)
-    conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN delivery_holder {holder_type}"))
-    conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN delivery_until {until_type}"))
+def _step_3_delivery_lease_and_model(conn: sa.Connection) -> None:
+    """A short lease on sending a result, and the job's model as a column for claiming."""
+    for name, column_type in (
+        ("delivery_holder", sa.String(128)),
+        ("delivery_until", sa.Float()),
+        ("model", sa.String(255)),
+    ):
+        compiled = column_type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN {name} {compiled}"))
+    # Jobs queued before this step keep their model inside the spec; copy it out.
+    jobs = schema.jobs
+    conn.execute(jobs.update().values(model=jobs.c.spec["model"].as_string()))
 
 
 STEPS: tuple[Step, ...] = (
     _step_1_jobs_media_workers,
     _step_2_timings_settings_warnings,
-    _step_3_delivery_lease,
+    _step_3_delivery_lease_and_model,
 )
 HEAD = len(STEPS)
 

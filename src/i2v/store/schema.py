@@ -26,6 +26,7 @@ jobs = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("owner", sa.String(128)),
     sa.Column("engine", sa.String(32)),
+    sa.Column("model", sa.String(255)),
     sa.Column("dedupe_key", sa.String(255), unique=True),
     sa.Column("eta_key", sa.String(255)),
     sa.Column("stage", sa.String(32)),

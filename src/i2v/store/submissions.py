@@ -43,6 +43,7 @@ class Submissions(_Base):
             "source": spec.source,
             "owner": spec.owner,
             "engine": spec.engine,
+            "model": spec.model,
             "dedupe_key": spec.dedupe_key,
             "eta_key": request_key(spec),
             "eta_seconds": self.expected_job_seconds(spec),

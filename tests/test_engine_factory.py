@@ -18,14 +18,18 @@ def settings(tmp_path: Path, **values: object) -> Settings:
     return Settings(data_dir=tmp_path, **values)  # type: ignore[arg-type]
 
 
-def test_auto_picks_kenburns_without_a_gpu_and_says_why(tmp_path: Path) -> None:
+def test_auto_picks_kenburns_without_a_gpu_and_says_why_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     name, reason = choose_engine(settings(tmp_path, engine="auto"))
     assert name == "kenburns"
     assert "GPU" in reason and reason.startswith("Using the Ken Burns engine")
-    assert isinstance(build_engine(settings(tmp_path, engine="auto")), KenBurnsEngine)
+    with caplog.at_level("INFO", logger="i2v.engine.factory"):
+        assert isinstance(build_engine(settings(tmp_path, engine="auto")), KenBurnsEngine)
+    assert [r.getMessage() for r in caplog.records] == [reason]
 
 
 def test_explicit_engine_is_built_as_asked(tmp_path: Path) -> None:

@@ -59,9 +59,12 @@ def build_engine(
 ) -> Engine:
     """Build (but do not set up) the engine the settings ask for; ``engine``/``model`` override."""
     video = VideoConfig.from_settings(settings)
-    name = engine or choose_engine(settings)[0]
+    name = engine or settings.engine
     if name == "auto":
-        name = choose_engine(settings)[0]
+        name, reason = choose_engine(settings)
+        # Said once, when the worker builds its engine, so a CPU-only user knows why the
+        # video is a pan and zoom rather than an AI animation.
+        log.log(logging.WARNING if name == "kenburns" else logging.INFO, "%s", reason)
     if name == "kenburns":
         return KenBurnsEngine(video)
     if name == "diffusers":

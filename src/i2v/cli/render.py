@@ -73,7 +73,7 @@ def job_table(jobs: Sequence[Job]) -> None:
             job.status.value,
             job.stage.value if job.stage else "",
             f"{job.progress:.0%}",
-            job.created_at.strftime("%Y-%m-%d %H:%M:%S") if job.created_at else "",
+            job.created_at.astimezone().strftime("%m-%d %H:%M") if job.created_at else "",
             job.spec.source,
             job.error_code.value if job.error_code else "",
         )
@@ -93,6 +93,6 @@ def worker_table(workers: Sequence[WorkerInfo], alive: Sequence[bool]) -> None:
             state,
             worker.job_id or "",
             worker.model or "",
-            worker.heartbeat_at.strftime("%H:%M:%S") if worker.heartbeat_at else "",
+            worker.heartbeat_at.astimezone().strftime("%H:%M:%S") if worker.heartbeat_at else "",
         )
     Console().print(table)

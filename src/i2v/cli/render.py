@@ -67,11 +67,13 @@ def describe_job(job: Job, queue_position: int = 0) -> str:
 def job_table(jobs: Sequence[Job]) -> None:
     """Print jobs as a table."""
     table = Table("id", "status", "stage", "progress", "created", "source", "error")
+    for column in table.columns[:6]:
+        column.no_wrap = True
     for job in jobs:
         table.add_row(
             job.id,
             job.status.value,
-            job.stage.value if job.stage else "",
+            STAGE_WORDS[job.stage.value] if job.stage and job.status is JobStatus.RUNNING else "",
             f"{job.progress:.0%}",
             job.created_at.astimezone().strftime("%m-%d %H:%M") if job.created_at else "",
             job.spec.source,

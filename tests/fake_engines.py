@@ -126,6 +126,14 @@ class SlowEngine:
         """What else happens at step ``done`` (the misbehaving fakes override this)."""
 
 
+class ModelEngine(SlowEngine):
+    """Serves the model the settings name (I2V_MODEL), as the diffusers engine does."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.model = settings.model
+
+
 class HangingEngine(SlowEngine):
     """Hangs forever at step 2 while the ``hang_once`` flag file exists (it removes the flag)."""
 

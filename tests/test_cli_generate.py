@@ -14,7 +14,7 @@ import pytest
 import fake_engines
 from i2v.cli.app import main
 from i2v.encoding import probe_mp4
-from i2v.jobs import JobStatus
+from i2v.jobs import JobSpec, JobStatus
 from i2v.store import open_store_url
 
 PHOTO = Path(__file__).parent / "data" / "coffee.png"
@@ -61,6 +61,41 @@ def test_generate_json_has_id_status_output_and_metadata(
     job = store.get(data["id"])
     store.close()
     assert job.status is JobStatus.SUCCEEDED and job.spec.duration_seconds == 2.0
+
+
+def test_generate_runs_only_its_own_job_and_leaves_someone_elses_queued_job_alone(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    store = open_store_url(f"sqlite:///{(data_dir / 'i2v.db').as_posix()}")
+    other = store.submit(JobSpec(source="telegram", owner="42"), PHOTO.read_bytes())
+    code, out, _ = run(capsys, str(PHOTO), "--json")
+    assert code == 0
+    assert json.loads(out)["status"] == "succeeded"
+    waiting = store.get(other.id)
+    store.close()
+    assert waiting.status is JobStatus.QUEUED
+    assert waiting.started_at is None and waiting.attempts == 0
+
+
+def test_generate_with_a_model_runs_that_model_when_no_worker_is_alive(
+    data_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("I2V_ENGINE_FACTORY", "fake_engines:ModelEngine")
+    code, out, _ = run(capsys, str(PHOTO), "--json", "--model", "Wan-AI/Wan2.2-TI2V-5B-Diffusers")
+    assert code == 0
+    assert json.loads(out)["metadata"]["model"] == "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
+
+
+def test_generate_retries_its_job_on_a_fresh_process_when_the_first_one_crashes(
+    data_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("I2V_ENGINE_FACTORY", "fake_engines:CrashingEngine")
+    (data_dir / "crash_once").write_text("exit")
+    code, out, _ = run(capsys, str(PHOTO), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["status"] == "succeeded"
+    assert [words[0] for words in fake_engines.journal(data_dir)].count("setup") == 2
 
 
 def test_a_failed_job_exits_1_and_says_why(data_dir: Path, monkeypatch, capsys) -> None:

@@ -79,7 +79,7 @@ def generate(
         raise InputError(f"{target} is a folder; give a file name for the video")
     store = cli.store
     job = store.submit(spec, data, content_type=info.content_type)
-    with _worker_if_none_alive(cli):
+    with _worker_if_none_alive(cli, job):
         try:
             job = _wait(store, job.id, show_bar=not as_json and sys.stderr.isatty())
         except KeyboardInterrupt:
@@ -105,15 +105,21 @@ def _default_output(image: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _worker_if_none_alive(cli: CliContext) -> Iterator[None]:
-    """Run a worker on a thread of this process while waiting, unless another one is alive."""
+def _worker_if_none_alive(cli: CliContext, job: Job) -> Iterator[None]:
+    """Run a worker for this job on a thread of this process while waiting, unless one is alive.
+
+    It serves this job only, with the engine and model the job asks for: other people's
+    queued jobs wait for a real worker.
+    """
     if cli.store.live_worker_count() > 0:
         yield
         return
     if cli.settings.log_level != "DEBUG":
         # The worker's progress lines would tear the progress bar; its warnings still show.
         logging.getLogger("i2v.worker").setLevel(logging.WARNING)
-    worker = Worker(cli.store, cli.settings, WorkerOptions(burst=True))
+    asked = {"engine": job.spec.engine, "model": job.spec.model}
+    settings = cli.settings.model_copy(update={k: v for k, v in asked.items() if v is not None})
+    worker = Worker(cli.store, settings, WorkerOptions(burst=True, job_id=job.id))
     thread = threading.Thread(target=worker.run, name="i2v-worker", daemon=True)
     thread.start()
     try:

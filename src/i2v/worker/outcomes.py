@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from i2v.errors import ErrorCode, StoreError
-from i2v.jobs import Stage
 from i2v.store import STEP, TOTAL, JobStore, request_key
 from i2v.worker.eta import STEP_MAX, plan_key
 from i2v.worker.events import JobDone, JobFailed
@@ -31,20 +30,13 @@ def store_video(store: JobStore, job: ActiveJob, event: JobDone, *, engine: str,
         result = {**event.result, "stage_seconds": _rounded(event.stage_seconds)}
         if summary is not None:
             result["gpu"] = summary
-        if job.warnings_dirty:
-            store.report_progress(
-                job.id,
-                job.token,
-                stage=Stage.ENCODING,
-                progress=job.progress,
-                warnings=job.warnings,
-            )
         store.succeed(
             job.id,
             job.token,
             result=result,
             video=video,
             thumbnail=Path(thumbnail).read_bytes() if thumbnail else None,
+            warnings=job.warnings if job.warnings_dirty else None,
         )
     finally:
         video.unlink(missing_ok=True)

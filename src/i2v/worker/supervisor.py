@@ -44,6 +44,7 @@ from i2v.worker.events import (
 )
 from i2v.worker.heartbeat import Heartbeat
 from i2v.worker.jobrun import ActiveJob
+from i2v.worker.routing import claim_filter
 from i2v.worker.telemetry import JobTelemetry
 from i2v.worker.watch import JobWatch
 
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 
 #: How long the loop waits for child events while a job runs (deadline resolution).
 BUSY_TICK_SECONDS = 0.05
+#: Queued jobs this worker cannot run (another model) are looked at again this often,
+#: or as soon as the number of queued jobs changes.
+RECHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class WorkerOptions:
     burst: bool = False
     #: Exit after this many jobs.
     max_jobs: int | None = None
+    #: Serve this job only (``i2v generate``), leaving everyone else's queued jobs alone.
+    job_id: str | None = None
     #: How often an idle worker looks for a job.
     poll_seconds: float = 0.1
     #: Least time between two progress writes of one job (terminal writes are never held).
@@ -101,6 +107,8 @@ class Worker(JobWatch):
         self._load_failures = 0
         self._next_load_at = 0.0
         self._last_claim = float("-inf")
+        #: (queued jobs, when) of the last look that found none this worker can run.
+        self._passed_over: tuple[int, float] | None = None
         self._last_gpu_sample = float("-inf")
         self._progress_seconds = self.options.progress_seconds
         self._claimed = 0
@@ -274,20 +282,31 @@ class Worker(JobWatch):
         ):
             return
         self._last_claim = now
-        if not self._active and not self._anything_queued():
-            self._queue_empty = True
-            return
-        engines = [self._ready.engine] if self._ready else self._configured_engines()
-        lease = self.store.claim(self.id, engines=engines)
+        lease = self._claim_next(now)
         self._queue_empty = lease is None
         if lease is not None:
             self._claimed += 1
             self._take(lease)
 
-    def _anything_queued(self) -> bool:
-        # A read never waits for writers, so an idle worker can look often; only a
-        # real claim takes the write lock.
-        return self.store.count_jobs(statuses=[JobStatus.QUEUED]) > 0
+    def _claim_next(self, now: float) -> Lease | None:
+        """Claim the next job this worker can run (its engine and model); None if there is none."""
+        wanted = claim_filter(self.settings, self._ready, self.options.job_id)
+        queued = 0
+        if wanted.job_id is None:
+            # A read never waits for writers, so an idle worker can look often; only a
+            # real claim takes the write lock, and only when the queue may hold a job
+            # for this worker.
+            queued = self.store.count_jobs(statuses=[JobStatus.QUEUED])
+            passed = self._passed_over
+            if queued == 0 or (
+                passed is not None and passed[0] == queued and now - passed[1] < RECHECK_SECONDS
+            ):
+                return None
+        lease = self.store.claim(
+            self.id, engines=wanted.engines, models=wanted.models, job_id=wanted.job_id
+        )
+        self._passed_over = (queued, now) if lease is None and queued else None
+        return lease
 
     def _has_room(self) -> bool:
         """Room for a job: none running, or (prefetch) the only one is done with the GPU steps."""
@@ -312,11 +331,6 @@ class Worker(JobWatch):
         if self._ready is not None:
             job.start(now)
         self._update(state=self._busy_or_idle(), job_id=job.id)
-
-    def _configured_engines(self) -> list[str] | None:
-        # Before the child says which engine "auto" became, take any job that did not ask
-        # for a specific engine other than the configured one.
-        return None if self.settings.engine == "auto" else [self.settings.engine]
 
     # --- events from the child --------------------------------------------------------
 
@@ -375,6 +389,8 @@ class Worker(JobWatch):
     def _finish(self, job: ActiveJob, write: Any) -> None:
         """Make a job's last write and forget it; a lost lease means someone else owns it now."""
         self._active.pop(job.id, None)
+        # The job may have gone back to the queue: a burst worker looks once more before it exits.
+        self._queue_empty = False
         try:
             write(job)
         except LeaseLost:

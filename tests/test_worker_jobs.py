@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import fake_engines
-from i2v.errors import ErrorCode
+from i2v.errors import ErrorCode, MediaNotFound
 from i2v.jobs import JobStatus, Stage
 from i2v.store import STEP, TOTAL, JobStore, open_store, request_key
 from i2v.store.media import VIDEO
@@ -201,3 +201,27 @@ def test_without_an_nvidia_gpu_the_result_has_no_gpu_telemetry(data_dir: Path, o
         job = wait_for(status_is(store, job_id, "succeeded"), 30, "the job")
     assert "gpu" not in job.result
     assert job.result["engine"] == "fake"
+
+
+def test_a_live_worker_deletes_videos_older_than_keep_results_days_but_keeps_the_job(
+    data_dir: Path, open_sqlite
+) -> None:
+    keep_seconds = 2.0
+    settings = fast_settings(data_dir, keep_results_days=keep_seconds / 86400)
+    fake_engines.configure(data_dir, steps=2, step_seconds=0.01)
+    store = open_sqlite(settings)
+    [job_id] = submit(store)
+    with worker_thread(store, settings, purge_seconds=0.2):
+        wait_for(status_is(store, job_id, "succeeded"), 30, "the job")
+        assert store.read_media(job_id, VIDEO)[4:8] == b"ftyp", "a fresh video is kept"
+        wait_for(lambda: _purged(store, job_id), keep_seconds + 5, "the old video to go")
+    job = store.get(job_id)
+    assert job.status is JobStatus.SUCCEEDED and job.result["frames"] == 6
+
+
+def _purged(store: JobStore, job_id: str) -> bool:
+    try:
+        store.media_info(job_id, VIDEO)
+    except MediaNotFound:
+        return True
+    return False

@@ -1,15 +1,17 @@
 """The heartbeat thread: renews leases, shows the worker alive, and does the queue's housekeeping.
 
 It runs on its own thread so that a long store write or a slow event on the main
-loop never lets a lease lapse. Any live worker requeues jobs whose worker died
-and expires jobs that waited too long; the statements are guarded, so several
-workers doing it at once is harmless.
+loop never lets a lease lapse. Any live worker requeues jobs whose worker died,
+expires jobs that waited too long and, less often, deletes videos older than
+``I2V_KEEP_RESULTS_DAYS``; the statements are guarded, so several workers doing it
+at once is harmless.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +21,16 @@ from i2v.store import JobStore
 log = logging.getLogger(__name__)
 
 
+#: How often old videos are purged; finding them scans finished jobs, so not every beat.
+PURGE_SECONDS = 600.0
+
+
 class Heartbeat:
-    """Every ``interval`` seconds: heartbeat, requeue expired leases, expire old queued jobs."""
+    """Every ``interval`` seconds: heartbeat, requeue expired leases, expire old queued jobs.
+
+    Every ``purge_every`` seconds (and on the first beat) it also deletes the videos of
+    jobs finished more than ``keep_results`` seconds ago.
+    """
 
     def __init__(
         self,
@@ -29,12 +39,17 @@ class Heartbeat:
         *,
         interval: float,
         queue_ttl: float,
+        keep_results: float,
+        purge_every: float = PURGE_SECONDS,
         gpu: Callable[[], dict[str, Any] | None] = lambda: None,
     ) -> None:
         self._store = store
         self._worker_id = worker_id
         self._interval = interval
         self._queue_ttl = queue_ttl
+        self._keep_results = keep_results
+        self._purge_every = purge_every
+        self._purged_at = float("-inf")
         self._gpu = gpu
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="i2v-heartbeat", daemon=True)
@@ -67,7 +82,22 @@ class Heartbeat:
                 )
             for job_id in self._store.expire_queued(self._queue_ttl):
                 log.warning("job %s: waited longer than the queue TTL; expired", job_id)
+            self._purge_old_results()
         except StoreError as exc:
             # The database may be briefly unreachable; the next beat tries again, and the
             # lease is long enough to survive a missed beat.
             log.warning("worker %s: heartbeat failed: %s", self._worker_id, exc)
+
+    def _purge_old_results(self) -> None:
+        now = time.monotonic()
+        if now - self._purged_at < self._purge_every:
+            return
+        self._purged_at = now
+        deleted = self._store.purge_results(self._keep_results)
+        if deleted:
+            log.info(
+                "worker %s: deleted %d video(s) and thumbnail(s) older than %.1f days",
+                self._worker_id,
+                deleted,
+                self._keep_results / 86400,
+            )

@@ -42,7 +42,7 @@ from i2v.worker.events import (
     StageChanged,
     StepDone,
 )
-from i2v.worker.heartbeat import Heartbeat
+from i2v.worker.heartbeat import PURGE_SECONDS, Heartbeat
 from i2v.worker.jobrun import ActiveJob
 from i2v.worker.routing import claim_filter
 from i2v.worker.telemetry import JobTelemetry
@@ -75,6 +75,8 @@ class WorkerOptions:
     poll_seconds: float = 0.1
     #: Least time between two progress writes of one job (terminal writes are never held).
     progress_seconds: float = 1.0
+    #: How often videos older than I2V_KEEP_RESULTS_DAYS are deleted.
+    purge_seconds: float = PURGE_SECONDS
     #: Claim the next job while the current one encodes, so the GPU never waits.
     prefetch: bool = True
     #: First wait after a failed model load; it doubles after each failure in a row.
@@ -122,6 +124,8 @@ class Worker(JobWatch):
             self.id,
             interval=settings.worker_heartbeat_seconds,
             queue_ttl=settings.queue_ttl_seconds,
+            keep_results=settings.keep_results_days * 86400,
+            purge_every=self.options.purge_seconds,
             gpu=self._gpu_reading,
         )
 

@@ -3,7 +3,8 @@
 Start one with ``Worker(store, settings, WorkerOptions(...)).run()`` (``i2v worker``).
 """
 
+from i2v.worker.core import WorkerOptions
 from i2v.worker.signals import install_stop_handlers
-from i2v.worker.supervisor import Worker, WorkerOptions
+from i2v.worker.supervisor import Worker
 
 __all__ = ["Worker", "WorkerOptions", "install_stop_handlers"]

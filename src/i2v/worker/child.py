@@ -108,17 +108,24 @@ class Inbox:
 
 
 class _ForwardLogs(logging.Handler):
-    """Sends the engine's log records to the supervisor, which logs them with the job id."""
+    """Sends the engine's log records to the supervisor, which logs them with the job id.
+
+    The job id is per thread: the encoder thread works on the job before the one the
+    main thread generates.
+    """
 
     def __init__(self, outbox: Outbox) -> None:
         super().__init__(logging.INFO)
         self._outbox = outbox
-        self.job_id: str | None = None
+        self._local = threading.local()
+
+    def working_on(self, job_id: str) -> None:
+        """Tag this thread's records with ``job_id`` from now on."""
+        self._local.job_id = job_id
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._outbox.send(
-            LogLine(self.job_id, record.levelno, f"{record.name}: {record.getMessage()}")
-        )
+        job_id = getattr(self._local, "job_id", None)
+        self._outbox.send(LogLine(job_id, record.levelno, f"{record.name}: {record.getMessage()}"))
 
 
 @dataclass
@@ -196,7 +203,7 @@ class _Jobs:
         encoder = threading.Thread(target=self._encode_loop, name="i2v-encoder")
         encoder.start()
         while (job := self.inbox.jobs.get()) is not None:
-            self.forward.job_id = job.job_id
+            self.forward.working_on(job.job_id)
             self._generate(job)
         self.encodes.put(None)
         encoder.join()
@@ -220,6 +227,7 @@ class _Jobs:
 
     def _encode_loop(self) -> None:
         while (item := self.encodes.get()) is not None:
+            self.forward.working_on(item.job.job_id)
             try:
                 self.outbox.send(self._encode(item))
             except BaseException as exc:

@@ -131,16 +131,8 @@ class JobCanceled:
     job_id: str
 
 
+#: What the child says about one job.
+JobEvent = Planned | StageChanged | StepDone | JobDone | JobFailed | JobCanceled
+
 #: Everything the child may send.
-ChildEvent = (
-    LoadProgress
-    | Ready
-    | SetupFailed
-    | Planned
-    | StageChanged
-    | StepDone
-    | LogLine
-    | JobDone
-    | JobFailed
-    | JobCanceled
-)
+ChildEvent = LoadProgress | Ready | SetupFailed | LogLine | JobEvent

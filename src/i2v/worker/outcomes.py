@@ -82,6 +82,17 @@ def give_back(store: JobStore, job: ActiveJob, error: tuple[ErrorCode, str] | No
         )
 
 
+def settle_killed(store: JobStore, job: ActiveJob) -> None:
+    """The child holding the job was killed: end or requeue the job by why it was stopped."""
+    if job.verdict is not None:
+        give_back(store, job, (job.verdict.code, job.verdict.message))
+    elif job.cancel_sent_at is not None:
+        store.mark_canceled(job.id, job.token)
+    else:
+        # A bystander lost its work through no fault of its own: no attempt counted.
+        give_back(store, job, None)
+
+
 def discard_files(event: JobDone) -> None:
     """Delete the files of a result nobody will store (the job's lease was lost)."""
     Path(event.video_path).unlink(missing_ok=True)

@@ -1,47 +1,39 @@
 """What the supervisor checks on every turn of its loop: deadlines, progress writes, GPU readings.
 
-A mixin of :class:`i2v.worker.supervisor.Worker`, kept apart so each file reads on
-its own: this one is the watching, that one the claiming and the child's life.
+A layer of :class:`i2v.worker.supervisor.Worker` (see ``core.py``): it stops jobs that
+stall or run past their cap through the child's care below it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from i2v.config import Settings
 from i2v.errors import LeaseLost, StoreError
 from i2v.jobs import Stage
 from i2v.store import JobStore
 from i2v.worker import deadlines
-from i2v.worker.childproc import ChildProcess
+from i2v.worker.childcare import ChildCare
+from i2v.worker.core import WorkerOptions
 from i2v.worker.deadlines import Verdict, say_seconds
-from i2v.worker.events import CancelJob, Ready
+from i2v.worker.events import CancelJob
 from i2v.worker.jobrun import ActiveJob
 
-log = logging.getLogger("i2v.worker.supervisor")
+log = logging.getLogger(__name__)
 
 #: How often GPU readings are taken during a job.
 GPU_SAMPLE_SECONDS = 1.0
 
 
-class JobWatch:
+class JobWatch(ChildCare):
     """Deadline enforcement, throttled progress writes (which carry cancel back) and telemetry."""
 
-    store: JobStore
-    settings: Settings
-    _active: dict[str, ActiveJob]
-    _child: ChildProcess | None
-    _ready: Ready | None
-    _last_gpu_sample: float
-    _progress_seconds: float
-
-    if TYPE_CHECKING:
-
-        def _load_failed(self, reason: str) -> None: ...
-        def _kill_child(self, culprit: ActiveJob) -> None: ...
-        def _load_key(self) -> str: ...
+    def __init__(
+        self, store: JobStore, settings: Settings, options: WorkerOptions | None = None
+    ) -> None:
+        super().__init__(store, settings, options)
+        self._last_gpu_sample = float("-inf")
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -85,7 +77,7 @@ class JobWatch:
     def _report_progress(self) -> None:
         now = time.monotonic()
         for job in list(self._active.values()):
-            if now - job.reported_at < self._progress_seconds and not job.warnings_dirty:
+            if now - job.reported_at < self.options.progress_seconds and not job.warnings_dirty:
                 continue
             job.reported_at = now
             progress, left = job.estimate(now)

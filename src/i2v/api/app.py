@@ -21,6 +21,7 @@ from i2v.api.health import build_health_router
 from i2v.api.jobs import build_jobs_router
 from i2v.api.media import build_media_router
 from i2v.api.metrics import build_registry
+from i2v.api.offload import Offload
 from i2v.api.problems import install_problem_handlers, problem_responses
 from i2v.api.security import BodyLimit, Guard, install_cors
 from i2v.api.web import build_web_router
@@ -59,9 +60,10 @@ def create_app(store: JobStore, settings: Settings) -> FastAPI:
     )
     guard = Guard(settings)
     video = VideoConfig.from_settings(settings)
+    offload = Offload(serial_writes=store.dialect == "sqlite")
     install_problem_handlers(app)
-    app.include_router(build_jobs_router(store, video, guard))
-    app.include_router(build_events_router(store, feed, guard))
+    app.include_router(build_jobs_router(store, video, guard, offload))
+    app.include_router(build_events_router(store, feed, guard, offload))
     app.include_router(build_media_router(store, guard))
     app.include_router(build_health_router(store, guard))
     app.include_router(build_web_router())

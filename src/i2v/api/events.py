@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import StreamingResponse
 
 from i2v.api.feed import ChangeFeed
 from i2v.api.jobs import checked_job_id, job_detail
+from i2v.api.offload import Offload
 from i2v.api.problems import problem_responses
 from i2v.api.security import Guard
 from i2v.jobs import JobStatus
@@ -67,7 +67,11 @@ def take_snapshot(store: JobStore, job_id: str) -> Snapshot:
 
 
 async def job_events(
-    store: JobStore, feed: ChangeFeed, first: Snapshot, last_event_id: str | None
+    store: JobStore,
+    feed: ChangeFeed,
+    offload: Offload,
+    first: Snapshot,
+    last_event_id: str | None,
 ) -> AsyncIterator[str]:
     """Yield events for one job until it reaches a terminal state."""
     sub = feed.subscribe(first.data["id"])
@@ -86,12 +90,14 @@ async def job_events(
                 yield ": keep-alive\n\n"
             # Clear before reading, so a change made while we read wakes the next wait.
             sub.changed.clear()
-            snapshot = await anyio.to_thread.run_sync(take_snapshot, store, snapshot.data["id"])
+            snapshot = await offload.read(take_snapshot, store, snapshot.data["id"])
     finally:
         feed.unsubscribe(sub)
 
 
-def build_events_router(store: JobStore, feed: ChangeFeed, guard: Guard) -> APIRouter:
+def build_events_router(
+    store: JobStore, feed: ChangeFeed, guard: Guard, offload: Offload
+) -> APIRouter:
     """The /v1/jobs/{id}/events route."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(guard)])
 
@@ -120,11 +126,11 @@ def build_events_router(store: JobStore, feed: ChangeFeed, guard: Guard) -> APIR
         ] = None,
     ) -> Response:
         """Stream the job's queue position, stage, progress and ETA until it ends."""
-        first = await anyio.to_thread.run_sync(take_snapshot, store, checked_job_id(job_id))
+        first = await offload.read(take_snapshot, store, checked_job_id(job_id))
         if first.status.is_terminal and first.id == last_event_id:
             return Response(status_code=204)
         return StreamingResponse(
-            job_events(store, feed, first, last_event_id),
+            job_events(store, feed, offload, first, last_event_id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile
 
+from i2v.api.offload import Offload
 from i2v.api.problems import ProblemCode, ProblemError, problem_responses
 from i2v.api.schemas import JobDetailOut, JobListOut, JobOut, QueueOut
 from i2v.api.security import Guard
@@ -47,14 +49,21 @@ def job_detail(store: JobStore, job: Job) -> dict[str, Any]:
     return data
 
 
+def read_job_detail(store: JobStore, job_id: str) -> dict[str, Any]:
+    """Read the job and, while it waits, its queue position (blocking: run it in a thread)."""
+    return job_detail(store, store.get(job_id))
+
+
 def _display_name(filename: str | None) -> str:
     # Only the last path component, for display: a name is never used to open a file.
     name = re.split(r"[\\/]", filename or "")[-1].strip()
     return name[:200] or "photo"
 
 
-def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIRouter:
-    """Routes under /v1/jobs, bound to one store."""
+def build_jobs_router(
+    store: JobStore, video: VideoConfig, guard: Guard, offload: Offload
+) -> APIRouter:
+    """Routes under /v1/jobs, bound to one store; blocking work runs in ``offload``'s threads."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(guard)])
 
     @router.post(
@@ -64,7 +73,7 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
         summary="Submit a photo",
         responses=problem_responses(401, 413, 422, 429, 503),
     )
-    def submit_job(
+    async def submit_job(
         response: Response,
         photo: Annotated[UploadFile, File(description="The photo to animate (JPEG, PNG, WebP).")],
         prompt: Annotated[str, Form(description="What should happen in the video.")] = "",
@@ -90,12 +99,13 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
         identity: str = Depends(guard),
     ) -> dict[str, Any]:
         """Queue a photo for a worker; answers 202 with the job and its queue position."""
-        data = photo.file.read()
-        info = check_photo(data, video)
+        # The options first: they cost nothing to check, the photo a full decode.
         _plain("the prompt", prompt)
         _plain("the model", model)
         if engine is not None and engine not in ENGINES:
             raise InputError(f"unknown engine {engine!r}; choose auto, kenburns or diffusers")
+        data = await photo.read()
+        info = await offload.image(check_photo, data, video)
         spec = video.complete(
             JobSpec(
                 prompt=prompt,
@@ -115,9 +125,10 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
                 image_name=_display_name(photo.filename),
             )
         )
-        job = store.submit(spec, data, content_type=info.content_type)
+        submit = functools.partial(store.submit, content_type=info.content_type)
+        job = await offload.write(submit, spec, data)
         response.headers["Location"] = f"/v1/jobs/{job.id}"
-        return job_detail(store, job)
+        return await offload.read(job_detail, store, job)
 
     @router.get(
         "",
@@ -125,7 +136,7 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
         summary="List jobs",
         responses=problem_responses(401, 422, 429, 503),
     )
-    def list_jobs(
+    async def list_jobs(
         status: Annotated[
             list[JobStatus] | None, Query(description="Only jobs in these states (repeatable).")
         ] = None,
@@ -135,13 +146,17 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
         """Jobs newest first, optionally only those in the given states."""
         # Always a status filter: count_jobs without any filter has no FROM and answers 1.
         statuses = set(status) if status else set(JobStatus)
-        jobs = store.list_jobs(statuses=statuses, limit=limit, offset=offset)
-        return {
-            "jobs": [JobOut.of(job) for job in jobs],
-            "total": store.count_jobs(statuses=statuses),
-            "limit": limit,
-            "offset": offset,
-        }
+
+        def read_page() -> dict[str, Any]:
+            jobs = store.list_jobs(statuses=statuses, limit=limit, offset=offset)
+            return {
+                "jobs": [JobOut.of(job) for job in jobs],
+                "total": store.count_jobs(statuses=statuses),
+                "limit": limit,
+                "offset": offset,
+            }
+
+        return await offload.read(read_page)
 
     @router.get(
         "/{job_id}",
@@ -149,9 +164,9 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
         summary="Get a job",
         responses=problem_responses(401, 404, 429, 503),
     )
-    def get_job(job_id: str) -> dict[str, Any]:
+    async def get_job(job_id: str) -> dict[str, Any]:
         """The job's status, stage, progress, ETA, error and result."""
-        return job_detail(store, store.get(checked_job_id(job_id)))
+        return await offload.read(read_job_detail, store, checked_job_id(job_id))
 
     @router.delete(
         "/{job_id}",
@@ -160,8 +175,9 @@ def build_jobs_router(store: JobStore, video: VideoConfig, guard: Guard) -> APIR
         summary="Cancel a job",
         responses=problem_responses(401, 404, 429, 503),
     )
-    def cancel_job(job_id: str) -> dict[str, Any]:
+    async def cancel_job(job_id: str) -> dict[str, Any]:
         """Cancel a queued job at once, ask a running job's worker to stop; finished jobs stay."""
-        return job_detail(store, store.request_cancel(checked_job_id(job_id)))
+        job = await offload.write(store.request_cancel, checked_job_id(job_id))
+        return await offload.read(job_detail, store, job)
 
     return router

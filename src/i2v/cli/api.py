@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
-from i2v.cli.context import get_context
+from i2v.cli.context import CliContext, get_context
 from i2v.config import Settings
 from i2v.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +40,27 @@ def check_exposure(settings: Settings, host: str) -> None:
         )
 
 
+def build_worker_app() -> FastAPI:
+    """The app of one server process when ``i2v api --workers`` runs several (a uvicorn factory)."""
+    from i2v.api import create_app
+
+    # Each process opens its own store from the same settings (the environment, as i2v api read).
+    context = CliContext()
+    return create_app(context.store, context.settings)
+
+
 def api(
     ctx: typer.Context,
     host: str | None = typer.Option(None, "--host", help="Address to listen on (I2V_API_HOST)."),
     port: int | None = typer.Option(None, "--port", help="Port to listen on (I2V_API_PORT)."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Server processes sharing the port. Each keeps its own rate-limit buckets, so a "
+        "client may get up to this many times I2V_API_RATE_LIMIT_PER_SECOND.",
+    ),
 ) -> None:
     """Serve the HTTP API, the web page and /metrics."""
     import uvicorn
@@ -51,12 +72,26 @@ def api(
     host = host or settings.api_host
     port = port or settings.api_port
     check_exposure(settings, host)
-    app = create_app(context.store, settings)
     auth = "bearer token required" if settings.api_token else "no token (loopback only)"
-    log.info("serving the i2v API on http://%s:%s (%s)", host, port, auth)
+    log.info("serving the i2v API on http://%s:%s (%s, %d process(es))", host, port, auth, workers)
     # log_config=None keeps the logging the CLI configured; uvicorn's access lines carry
     # the path only, never headers, so the token cannot reach a log.
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
+    if workers == 1:
+        app = create_app(context.store, settings)
+        uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
+        return
+    # Python runs one thread at a time per process; more processes use more cores. Open
+    # (and migrate) the store here once, so the processes never race to migrate it.
+    context.store.close()
+    uvicorn.run(
+        f"{__name__}:{build_worker_app.__name__}",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

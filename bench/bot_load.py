@@ -1,7 +1,8 @@
 """P7: 100 users send a photo within one second; how fast does each get a first reply?
 
 Runs the real bot (aiogram polling, notifier, pacing) against the local fake
-Bot API server from the tests, with a Ken Burns worker making tiny videos, and
+Bot API server from the tests, with two real workers (supervisor on a thread,
+spawned child, Ken Burns engine, default clocks) making tiny videos, and
 reports first-reply latency (p50, p99), the peak of message calls and of edits
 per second (sliding one-second window), the shortest gap between two edits of
 one message, and whether every user got exactly one video.
@@ -20,20 +21,24 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The tests folder holds the fake Bot API server and the test worker.
+# The tests folder holds the fake Bot API server and the bot harness.
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bot_harness import BotThread, bot_settings  # noqa: E402
-from bot_worker import KenBurnsWorker  # noqa: E402
 from fake_bot_api import Call, FakeBotApi, FakeUser  # noqa: E402
 from i2v.bot import BotOptions  # noqa: E402
 from i2v.bot.pacing import PACED_METHODS  # noqa: E402
-from i2v.store import open_store_url  # noqa: E402
+from i2v.config import Settings  # noqa: E402
+from i2v.store import JobStore, open_store_url  # noqa: E402
+from i2v.worker import Worker  # noqa: E402
 
 PHOTO = ROOT / "tests" / "data" / "coffee.png"
 
@@ -51,14 +56,28 @@ def peak_per_second(times: list[float]) -> int:
     return max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
 
 
+@contextmanager
+def worker_on_thread(store: JobStore, data_dir: Path) -> Iterator[Worker]:
+    """A real Ken Burns worker with the default clocks, serving ``store`` until the exit."""
+    worker = Worker(store, Settings(data_dir=data_dir, engine="kenburns"))
+    thread = threading.Thread(target=worker.run, name="bench-worker")
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.stop(immediately=True)
+        thread.join(60)
+
+
 def run(users: int, rate: float, spread: float, timeout: float) -> dict[str, object]:
     """Run the scenario and return the measurements."""
     photo = PHOTO.read_bytes()
-    with tempfile.TemporaryDirectory() as tmp, FakeBotApi() as api:
+    with tempfile.TemporaryDirectory() as tmp, FakeBotApi() as api, ExitStack() as workers:
         url = f"sqlite:///{(Path(tmp) / 'i2v.db').as_posix()}"
         store = open_store_url(url)
         settings = bot_settings(api, url, Path(tmp), fps=4)
-        workers = [KenBurnsWorker(store, worker_id=f"w{i}").start() for i in range(2)]
+        for i in range(2):
+            workers.enter_context(worker_on_thread(store, Path(tmp) / f"worker{i}"))
         bot = BotThread(store, settings, BotOptions(poll_seconds=0.25, messages_per_second=rate))
         bot.start()
         time.sleep(1.0)  # let polling settle, as a long-running bot would be
@@ -76,8 +95,7 @@ def run(users: int, rate: float, spread: float, timeout: float) -> dict[str, obj
             time.sleep(5.0)  # let final edits land and any duplicate show itself
         finally:
             bot.stop()
-            for worker in workers:
-                worker.stop()
+            workers.close()
             store.close()
         result = measure(api, people, sent_at, start, rate)
         result["photos_sent_within_s"] = round(max(sent_at.values()) - start, 3)

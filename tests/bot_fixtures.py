@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from bot_harness import FAST, BotThread, bot_settings
-from bot_worker import KenBurnsWorker
+from bot_harness import FAST, BotThread, bot_settings, kenburns_worker
 from fake_bot_api import FakeBotApi
 from i2v.bot import BotOptions
 from i2v.store import JobStore, open_store_url
+from i2v.worker import Worker
 
 
 @pytest.fixture
@@ -48,8 +49,19 @@ def start_bot(
 
 
 @pytest.fixture
-def worker(bot_store: JobStore) -> Iterator[KenBurnsWorker]:
-    """A running Ken Burns worker on the bot's store."""
-    running = KenBurnsWorker(bot_store).start()
-    yield running
-    running.stop()
+def start_worker(bot_store: JobStore, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Start a real Ken Burns worker on the bot's store (``step_seconds`` slows it); stopped after."""
+    with ExitStack() as running:
+
+        def start(step_seconds: float = 0.0) -> Worker:
+            return running.enter_context(
+                kenburns_worker(bot_store, tmp_path / "worker", step_seconds)
+            )
+
+        yield start
+
+
+@pytest.fixture
+def worker(start_worker: Callable[..., Worker]) -> Worker:
+    """A running real Ken Burns worker on the bot's store."""
+    return start_worker()

@@ -1,8 +1,8 @@
 """Running the real bot in the tests: in a thread of this process, or as an ``i2v bot`` process.
 
 Either way it talks HTTP to a :class:`fake_bot_api.FakeBotApi` and reads and
-writes a real job store, while a :class:`bot_worker.KenBurnsWorker` makes the
-videos.
+writes a real job store, while a real worker (supervisor here, spawned child
+process, Ken Burns engine) makes the videos: :func:`kenburns_worker`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,18 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from bot_engines import slow_down
 from fake_bot_api import TOKEN, FakeBotApi, FakeUser
 from i2v.bot import BotOptions, build_bot, build_dispatcher
 from i2v.config import Settings
 from i2v.jobs import Resolution
 from i2v.store import JobStore
+from i2v.worker import Worker
+from worker_harness import fast_settings, worker_thread
 
 #: Fast timings for tests; the edit interval stays long enough to be measured.
 FAST = BotOptions(poll_seconds=0.1, edit_interval_seconds=1.0)
@@ -39,6 +44,31 @@ def bot_settings(
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def worker_settings(data_dir: Path, step_seconds: float = 0.0) -> Settings:
+    """Settings for a real worker making the bot's videos with the Ken Burns engine.
+
+    With ``step_seconds`` each step is slowed down (:mod:`bot_engines`), for tests
+    that watch a job run; the stall and cancel clocks then allow for such a step.
+    """
+    if not step_seconds:
+        return fast_settings(data_dir, factory="i2v.engine.factory:build_engine", engine="kenburns")
+    slow_down(data_dir, step_seconds)
+    return fast_settings(
+        data_dir,
+        factory="bot_engines:slow_kenburns",
+        engine="kenburns",
+        stall_timeout_seconds=3 * step_seconds,
+        cancel_grace_seconds=2 * step_seconds,
+    )
+
+
+@contextmanager
+def kenburns_worker(store: JobStore, data_dir: Path, step_seconds: float = 0.0) -> Iterator[Worker]:
+    """A real worker serving ``store`` on a thread (its child in its own process) until the exit."""
+    with worker_thread(store, worker_settings(data_dir, step_seconds)) as worker:
+        yield worker
 
 
 class BotThread:

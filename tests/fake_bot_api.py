@@ -124,6 +124,7 @@ class FakeBotApi:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.url = ""
 
     # --- lifecycle ------------------------------------------------------------------
@@ -157,6 +158,8 @@ class FakeBotApi:
 
     def stop(self) -> None:
         """Stop serving."""
+        # A long poll still open would hold the shutdown until its timeout.
+        self._stopping = True
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
@@ -371,7 +374,7 @@ class FakeBotApi:
                 # Telegram forgets updates below the offset the bot confirmed.
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 ready = list(self._updates)
-            if ready or time.monotonic() >= deadline:
+            if ready or self._stopping or time.monotonic() >= deadline:
                 return web.json_response({"ok": True, "result": ready})
             await asyncio.sleep(0.02)
 

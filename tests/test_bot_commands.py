@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot_harness import ALICE, BORIS, BotThread
-from bot_worker import KenBurnsWorker
 from fake_bot_api import FakeBotApi, FakeUser
-from i2v.jobs import JobStatus, WorkerInfo, WorkerState
+from i2v.jobs import JobStatus, Stage, WorkerInfo, WorkerState
 from i2v.store import JobStore
+from i2v.worker import Worker
 
 pytest_plugins = ("bot_fixtures",)
 
@@ -59,27 +59,30 @@ def test_someone_elses_cancel_button_does_nothing(
 
 
 def test_slash_cancel_stops_the_running_job_and_the_video_is_never_sent(
-    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+    api: FakeBotApi,
+    start_bot: Callable[..., BotThread],
+    start_worker: Callable[..., Worker],
+    bot_store: JobStore,
+    photo_bytes: bytes,
 ) -> None:
-    worker = KenBurnsWorker(bot_store, step_delay=3.0).start()
-    try:
-        start_bot()
-        api.send_photo(ALICE, photo_bytes)
-        status_id = _status_message(api, ALICE)
-        api.wait_for(
-            lambda: bot_store.list_jobs(statuses=[JobStatus.RUNNING]), timeout=10, what="running"
-        )
-        api.send_text(ALICE, "/cancel")
-        api.wait_for(
-            lambda: any("Canceling" in str(m.text) for m in api.messages(ALICE.id)),
-            timeout=10,
-            what="the /cancel answer",
-        )
-        api.wait_for(
-            lambda: "Canceled" in _text_of(api, ALICE, status_id), timeout=15, what="'Canceled'"
-        )
-    finally:
-        worker.stop()
+    start_worker(step_seconds=2.0)
+    start_bot()
+    api.send_photo(ALICE, photo_bytes)
+    status_id = _status_message(api, ALICE)
+    api.wait_for(
+        lambda: bot_store.list_jobs()[0].stage is Stage.GENERATING,
+        timeout=10,
+        what="frames being made",
+    )
+    api.send_text(ALICE, "/cancel")
+    api.wait_for(
+        lambda: any("Canceling" in str(m.text) for m in api.messages(ALICE.id)),
+        timeout=10,
+        what="the /cancel answer",
+    )
+    api.wait_for(
+        lambda: "Canceled" in _text_of(api, ALICE, status_id), timeout=15, what="'Canceled'"
+    )
     assert bot_store.list_jobs()[0].status is JobStatus.CANCELED
     assert api.uploads() == []
 
@@ -96,7 +99,7 @@ def test_slash_cancel_with_nothing_running_says_so(
 def test_settings_change_the_resolution_of_the_next_video(
     api: FakeBotApi,
     start_bot: Callable[..., BotThread],
-    worker: KenBurnsWorker,
+    worker: Worker,
     bot_store: JobStore,
     photo_bytes: bytes,
 ) -> None:

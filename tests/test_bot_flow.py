@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 from bot_harness import ALICE, FAST, BotThread, bot_settings
-from bot_worker import KenBurnsWorker
 from fake_bot_api import FakeBotApi, FakeUser
 from i2v.bot import BotOptions
 from i2v.encoding import probe_mp4
 from i2v.jobs import JobStatus
 from i2v.store import PHOTO, JobStore
+from i2v.worker import Worker
 
 pytest_plugins = ("bot_fixtures",)
 
@@ -21,11 +22,15 @@ def _finished_video(api: FakeBotApi, chat_id: int, timeout: float = 60) -> None:
 
 
 def test_a_photo_gets_a_status_reply_live_edits_and_a_streamable_video(
-    api: FakeBotApi, bot_store: JobStore, sqlite_url: str, tmp_path: Path, photo_bytes: bytes
+    api: FakeBotApi,
+    bot_store: JobStore,
+    start_worker: Callable[..., Worker],
+    sqlite_url: str,
+    tmp_path: Path,
+    photo_bytes: bytes,
 ) -> None:
     settings = bot_settings(api, sqlite_url, tmp_path)
     options = BotOptions(poll_seconds=0.1)  # the real 3 s edit interval
-    worker = KenBurnsWorker(bot_store, step_delay=4.0)  # one step at 8 frames: ~4 s running
     bot = BotThread(bot_store, settings, options).start()
     try:
         photo_id = api.send_photo(ALICE, photo_bytes, caption="slow zoom")
@@ -36,7 +41,7 @@ def test_a_photo_gets_a_status_reply_live_edits_and_a_streamable_video(
         assert status.reply_to == photo_id
         assert "queue" in status.text
         assert any(data.startswith("cancel:") for data in status.button_data())
-        worker.start()
+        start_worker(step_seconds=4.0)  # one step at 8 frames: about 4 s running
         _finished_video(api, ALICE.id)
         api.wait_for(
             lambda: "Done in" in (api.message(ALICE.id, status.message_id).text or ""),
@@ -45,7 +50,6 @@ def test_a_photo_gets_a_status_reply_live_edits_and_a_streamable_video(
         )
     finally:
         bot.stop()
-        worker.stop()
 
     job = bot_store.list_jobs()[0]
     assert job.status is JobStatus.SUCCEEDED and job.delivered
@@ -76,10 +80,14 @@ def test_a_photo_gets_a_status_reply_live_edits_and_a_streamable_video(
 
 
 def test_users_sending_photos_at_once_each_get_exactly_one_video(
-    api: FakeBotApi, bot_store: JobStore, sqlite_url: str, tmp_path: Path, photo_bytes: bytes
+    api: FakeBotApi,
+    bot_store: JobStore,
+    worker: Worker,
+    sqlite_url: str,
+    tmp_path: Path,
+    photo_bytes: bytes,
 ) -> None:
     users = [FakeUser(2000 + i, "en") for i in range(6)]
-    worker = KenBurnsWorker(bot_store).start()
     bot = BotThread(bot_store, bot_settings(api, sqlite_url, tmp_path, fps=4), FAST).start()
     try:
         for user in users:
@@ -92,5 +100,4 @@ def test_users_sending_photos_at_once_each_get_exactly_one_video(
         )
     finally:
         bot.stop()
-        worker.stop()
     assert sorted(upload.chat_id for upload in api.uploads()) == [user.id for user in users]

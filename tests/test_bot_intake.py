@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot_harness import ALICE, BORIS, BotThread
-from bot_worker import KenBurnsWorker
 from fake_bot_api import FakeBotApi
 from i2v.jobs import JobStatus
 from i2v.store import PHOTO, JobStore
+from i2v.worker import Worker
 
 pytest_plugins = ("bot_fixtures",)
 DATA = Path(__file__).parent / "data"
@@ -23,7 +23,7 @@ def _reply(api: FakeBotApi, chat_id: int) -> str:
 def test_an_image_sent_as_a_file_is_made_into_a_video_from_the_original_bytes(
     api: FakeBotApi,
     start_bot: Callable[..., BotThread],
-    worker: KenBurnsWorker,
+    worker: Worker,
     bot_store: JobStore,
 ) -> None:
     original = (DATA / "rocket.jpg").read_bytes()
@@ -116,7 +116,7 @@ def test_a_photo_over_the_active_jobs_limit_is_refused_and_makes_no_job(
 def test_a_photo_over_the_daily_quota_is_refused(
     api: FakeBotApi,
     start_bot: Callable[..., BotThread],
-    worker: KenBurnsWorker,
+    worker: Worker,
     bot_store: JobStore,
     photo_bytes: bytes,
 ) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot_harness import ALICE, BORIS, BotThread, start_bot_process
-from bot_worker import KenBurnsWorker
 from fake_bot_api import FakeBotApi, FakeUser
 from i2v.bot.pacing import PACED_METHODS
 from i2v.jobs import JobSpec, JobStatus
 from i2v.store import JobStore
+from i2v.worker import Worker
 
 pytest_plugins = ("bot_fixtures",)
 
@@ -26,22 +26,23 @@ def _text(api: FakeBotApi, user: FakeUser, message_id: int) -> str:
 
 
 def test_a_429_storm_is_waited_out_exactly_per_chat_and_other_chats_keep_moving(
-    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+    api: FakeBotApi,
+    start_bot: Callable[..., BotThread],
+    start_worker: Callable[..., Worker],
+    bot_store: JobStore,
+    photo_bytes: bytes,
 ) -> None:
-    worker = KenBurnsWorker(bot_store, step_delay=2.0).start()
-    try:
-        api.fail_next("editMessageText", chat_id=ALICE.id, retry_after=2, times=2)
-        api.fail_next("sendVideo", chat_id=ALICE.id, retry_after=1, times=2)
-        start_bot()
-        api.send_photo(ALICE, photo_bytes)
-        api.send_photo(BORIS, photo_bytes)
-        api.wait_for(lambda: len(api.uploads()) == 2, timeout=60, what="both videos")
-        alice_status = _status_id(api, ALICE)
-        api.wait_for(
-            lambda: "Done" in _text(api, ALICE, alice_status), timeout=15, what="Alice's final"
-        )
-    finally:
-        worker.stop()
+    start_worker(step_seconds=2.0)
+    api.fail_next("editMessageText", chat_id=ALICE.id, retry_after=2, times=2)
+    api.fail_next("sendVideo", chat_id=ALICE.id, retry_after=1, times=2)
+    start_bot()
+    api.send_photo(ALICE, photo_bytes)
+    api.send_photo(BORIS, photo_bytes)
+    api.wait_for(lambda: len(api.uploads()) == 2, timeout=60, what="both videos")
+    alice_status = _status_id(api, ALICE)
+    api.wait_for(
+        lambda: "Done" in _text(api, ALICE, alice_status), timeout=15, what="Alice's final"
+    )
 
     calls = [c for c in api.calls(chat_id=ALICE.id) if c.method in PACED_METHODS]
     refused = [i for i, call in enumerate(calls) if call.status == 429]
@@ -61,7 +62,7 @@ def test_a_429_storm_is_waited_out_exactly_per_chat_and_other_chats_keep_moving(
 def test_message_is_not_modified_counts_as_success(
     api: FakeBotApi,
     start_bot: Callable[..., BotThread],
-    worker: KenBurnsWorker,
+    worker: Worker,
     bot_store: JobStore,
     photo_bytes: bytes,
 ) -> None:
@@ -81,18 +82,19 @@ def test_message_is_not_modified_counts_as_success(
 
 
 def test_a_deleted_status_message_is_replaced_by_a_new_one(
-    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+    api: FakeBotApi,
+    start_bot: Callable[..., BotThread],
+    start_worker: Callable[..., Worker],
+    bot_store: JobStore,
+    photo_bytes: bytes,
 ) -> None:
     start_bot()
     photo_id = api.send_photo(ALICE, photo_bytes)
     first = _status_id(api, ALICE)
     api.delete_message(ALICE.id, first)
-    worker = KenBurnsWorker(bot_store).start()
-    try:
-        api.wait_for(lambda: api.uploads(ALICE.id), timeout=60, what="the video")
-        api.wait_for(lambda: bot_store.list_jobs()[0].delivered, timeout=15, what="delivered")
-    finally:
-        worker.stop()
+    start_worker()
+    api.wait_for(lambda: api.uploads(ALICE.id), timeout=60, what="the video")
+    api.wait_for(lambda: bot_store.list_jobs()[0].delivered, timeout=15, what="delivered")
     texts = [m for m in api.messages(ALICE.id) if m.kind == "text"]
     assert len(texts) == 2 and texts[0].message_id == first
     replacement = texts[1]
@@ -118,14 +120,18 @@ def test_a_video_recorded_as_sent_before_a_crash_is_not_sent_again(
 
 
 def test_a_bot_killed_mid_job_and_restarted_sends_the_video_exactly_once(
-    api: FakeBotApi, bot_store: JobStore, sqlite_url: str, tmp_path: Path, photo_bytes: bytes
+    api: FakeBotApi,
+    bot_store: JobStore,
+    start_worker: Callable[..., Worker],
+    sqlite_url: str,
+    tmp_path: Path,
+    photo_bytes: bytes,
 ) -> None:
-    worker = KenBurnsWorker(bot_store, step_delay=2.0)
     bot = start_bot_process(api, sqlite_url, tmp_path)
     try:
         api.send_photo(ALICE, photo_bytes)
         status_id = _status_id(api, ALICE)
-        worker.start()
+        start_worker(step_seconds=2.0)
         api.wait_for(
             lambda: bot_store.list_jobs(statuses=[JobStatus.RUNNING]), timeout=10, what="running"
         )
@@ -149,7 +155,6 @@ def test_a_bot_killed_mid_job_and_restarted_sends_the_video_exactly_once(
     finally:
         bot.kill()
         bot.wait(10)
-        worker.stop()
     assert len(api.uploads(ALICE.id)) == 1
     assert "Done" in _text(api, ALICE, status_id)
     assert len([m for m in api.messages(ALICE.id) if m.kind == "text"]) == 1

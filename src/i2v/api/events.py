@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import StreamingResponse
 
 from i2v.api.feed import ChangeFeed
-from i2v.api.jobs import checked_job_id, job_detail
+from i2v.api.jobs import checked_job_id, read_job_detail
 from i2v.api.offload import Offload
 from i2v.api.problems import problem_responses
 from i2v.api.security import Guard
@@ -60,7 +60,7 @@ class Snapshot:
 
 def take_snapshot(store: JobStore, job_id: str) -> Snapshot:
     """Read the job (and its queue position) and name the state."""
-    data = job_detail(store, store.get(job_id))
+    data = read_job_detail(store, job_id)
     stamp = data["updated_at"] or ""
     position = data["queue"]["position"] if data["queue"] else 0
     return Snapshot(id=f"{stamp}~{position}", status=JobStatus(data["status"]), data=data)

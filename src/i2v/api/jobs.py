@@ -15,7 +15,7 @@ from i2v.api.security import Guard
 from i2v.config import VideoConfig
 from i2v.errors import InputError
 from i2v.intake import check_photo
-from i2v.jobs import Job, JobSpec, JobStatus, Resolution
+from i2v.jobs import JobSpec, JobStatus, Resolution
 from i2v.store import JobStore
 
 #: Job ids are short lowercase words; anything else cannot name a job, so it never reaches SQL.
@@ -41,17 +41,13 @@ def checked_job_id(job_id: str) -> str:
     return job_id
 
 
-def job_detail(store: JobStore, job: Job) -> dict[str, Any]:
-    """The job's JSON plus its queue position while it waits."""
-    data = JobOut.of(job)
-    queued = job.status is JobStatus.QUEUED
-    data["queue"] = QueueOut.of(store.queue_position(job.id)).model_dump() if queued else None
-    return data
-
-
 def read_job_detail(store: JobStore, job_id: str) -> dict[str, Any]:
     """Read the job and, while it waits, its queue position (blocking: run it in a thread)."""
-    return job_detail(store, store.get(job_id))
+    job, position = store.get_with_position(job_id)
+    data = JobOut.of(job)
+    queued = job.status is JobStatus.QUEUED
+    data["queue"] = QueueOut.of(position).model_dump() if queued else None
+    return data
 
 
 def _display_name(filename: str | None) -> str:
@@ -128,7 +124,7 @@ def build_jobs_router(
         submit = functools.partial(store.submit, content_type=info.content_type)
         job = await offload.write(submit, spec, data)
         response.headers["Location"] = f"/v1/jobs/{job.id}"
-        return await offload.read(job_detail, store, job)
+        return await offload.read(read_job_detail, store, job.id)
 
     @router.get(
         "",
@@ -178,6 +174,6 @@ def build_jobs_router(
     async def cancel_job(job_id: str) -> dict[str, Any]:
         """Cancel a queued job at once, ask a running job's worker to stop; finished jobs stay."""
         job = await offload.write(store.request_cancel, checked_job_id(job_id))
-        return await offload.read(job_detail, store, job)
+        return await offload.read(read_job_detail, store, job.id)
 
     return router

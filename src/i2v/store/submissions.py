@@ -151,34 +151,54 @@ class Submissions(_Base):
 
     def queue_position(self, job_id: str) -> QueuePosition:
         """Where a queued job stands and how long until it starts (0 if it is not queued)."""
-        live = self.live_worker_count()
+        return self.get_with_position(job_id)[1]
+
+    def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
+        """The job and its queue position, read together in one statement."""
         with self._read() as conn:
-            row = conn.execute(
-                sa.select(J.c.status, J.c.priority, J.c.seq).where(J.c.id == job_id)
-            ).first()
-            if row is None:
-                raise JobNotFound(f"no job with id {job_id!r}")
-            if row.status != _QUEUED:
-                return QueuePosition(position=0, wait_seconds=0.0, live_workers=live)
-            ahead = sa.and_(
-                J.c.status == _QUEUED,
-                sa.or_(
-                    J.c.priority > row.priority,
-                    sa.and_(J.c.priority == row.priority, J.c.seq < row.seq),
-                ),
-            )
-            count, queued_seconds = conn.execute(
-                sa.select(
-                    sa.func.count(), sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0)
-                ).where(ahead)
-            ).one()
-            running_seconds = conn.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0)).where(
-                    J.c.status == _RUNNING
-                )
-            ).scalar_one()
-        wait = (float(queued_seconds) + float(running_seconds)) / max(1, live)
-        return QueuePosition(position=int(count) + 1, wait_seconds=wait, live_workers=live)
+            row = conn.execute(self._with_position(job_id)).mappings().first()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        live = int(row["live_workers"])
+        if row["status"] != _QUEUED:
+            return job_from_row(row), QueuePosition(position=0, wait_seconds=0.0, live_workers=live)
+        wait = (float(row["ahead_seconds"]) + float(row["running_seconds"])) / max(1, live)
+        position = QueuePosition(
+            position=int(row["ahead"]) + 1, wait_seconds=wait, live_workers=live
+        )
+        return job_from_row(row), position
+
+    def _with_position(self, job_id: str) -> sa.Select[Any]:
+        """SELECT the job's row plus the numbers its queue position is made of."""
+        other = J.alias("other")
+        ahead = sa.and_(
+            other.c.status == _QUEUED,
+            sa.or_(
+                other.c.priority > J.c.priority,
+                sa.and_(other.c.priority == J.c.priority, other.c.seq < J.c.seq),
+            ),
+        )
+        running = J.alias("running")
+        workers = schema.workers
+        seconds = sa.func.coalesce(sa.func.sum(other.c.eta_seconds), 0.0)
+        return sa.select(
+            J,
+            sa.select(sa.func.count())
+            .select_from(other)
+            .where(ahead)
+            .scalar_subquery()
+            .label("ahead"),
+            sa.select(seconds).where(ahead).scalar_subquery().label("ahead_seconds"),
+            sa.select(sa.func.coalesce(sa.func.sum(running.c.eta_seconds), 0.0))
+            .where(running.c.status == _RUNNING)
+            .scalar_subquery()
+            .label("running_seconds"),
+            sa.select(sa.func.count())
+            .select_from(workers)
+            .where(workers.c.heartbeat_at >= self._clock() - self.lease_seconds)
+            .scalar_subquery()
+            .label("live_workers"),
+        ).where(J.c.id == job_id)
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; flag a running one for its worker; leave finished ones."""

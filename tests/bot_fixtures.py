@@ -50,7 +50,7 @@ def start_bot(
 
 @pytest.fixture
 def start_worker(bot_store: JobStore, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start a real Ken Burns worker on the bot's store (``step_seconds`` slows it); stopped after."""
+    """Start real Ken Burns workers on the bot's store (``step_seconds`` slows one); stopped after."""
     with ExitStack() as running:
 
         def start(step_seconds: float = 0.0) -> Worker:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot_engines import slow_down
 from fake_bot_api import TOKEN, FakeBotApi, FakeUser
-from i2v.bot import BotOptions, build_bot, build_dispatcher
+from i2v.bot import BotOptions, run_bot
 from i2v.config import Settings
 from i2v.jobs import Resolution
 from i2v.store import JobStore
@@ -72,28 +72,28 @@ def kenburns_worker(store: JobStore, data_dir: Path, step_seconds: float = 0.0) 
 
 
 class BotThread:
-    """The real bot (aiogram polling, notifier and all) on its own event loop in a thread."""
+    """The real bot (``run_bot``: polling or webhook, notifier and all) on its own loop in a thread."""
 
     def __init__(self, store: JobStore, settings: Settings, options: BotOptions = FAST) -> None:
         self.store = store
         self.settings = settings
         self.options = options
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._serve, name="bot", daemon=True)
         self._started = threading.Event()
         self.error: BaseException | None = None
 
     def start(self) -> BotThread:
-        """Start polling; return once the loop is running."""
+        """Start the bot; return once its loop is running."""
         self._thread.start()
         self._started.wait(10)
         return self
 
     def stop(self) -> None:
-        """Stop polling and the notifier, and wait for the thread."""
-        if self._loop is not None and self._stopped is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
+        """Ask the bot to stop as a signal would, and wait for it."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
         if self.error is not None:
             raise self.error
@@ -106,16 +106,9 @@ class BotThread:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._stopped = asyncio.Event()
-        bot = build_bot(self.settings)
-        dispatcher = build_dispatcher(self.store, self.settings, self.options)
-        polling = asyncio.create_task(
-            dispatcher.start_polling(bot, polling_timeout=1, handle_signals=False)
-        )
+        self._stop = asyncio.Event()
         self._started.set()
-        await self._stopped.wait()
-        await dispatcher.stop_polling()
-        await polling
+        await run_bot(self.store, self.settings, self.options, stop=self._stop)
 
 
 def start_bot_process(

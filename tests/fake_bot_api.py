@@ -125,6 +125,8 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
+        #: What the bot registered with setWebhook (url, secret_token), None while it polls.
+        self.webhook: dict[str, Any] | None = None
         self.url = ""
 
     # --- lifecycle ------------------------------------------------------------------
@@ -248,6 +250,12 @@ class FakeBotApi:
         with self._lock:
             self._messages[chat_id][message_id].deleted = True
 
+    def take_updates(self) -> list[dict[str, Any]]:
+        """Remove and return the updates waiting for the bot: what Telegram POSTs to a webhook."""
+        with self._lock:
+            updates, self._updates = self._updates, []
+        return updates
+
     def add_file(self, data: bytes, name: str = "file") -> str:
         """Make ``data`` downloadable through getFile; return its file_id."""
         file_id = f"file{next(self._file_ids)}"
@@ -346,6 +354,13 @@ class FakeBotApi:
             extra = {"retry_after": failure.retry_after} if failure.retry_after else None
             return _error(failure.status, failure.description, extra)
         if method == "getUpdates":
+            if self.webhook is not None:
+                call.status = 409
+                return _error(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
             return await self._get_updates(params)
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
@@ -381,7 +396,12 @@ class FakeBotApi:
     def _api_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         return {"id": BOT_ID, "is_bot": True, "first_name": "i2v", "username": "i2v_test_bot"}
 
+    def _api_setWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
+        return True
+
     def _api_deleteWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        self.webhook = None
         return True
 
     def _api_setMyCommands(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:

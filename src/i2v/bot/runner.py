@@ -15,10 +15,19 @@ from i2v.store import JobStore
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+#: Seconds one getUpdates call may wait for news (Telegram's long poll).
+POLLING_TIMEOUT = 30
 
 
-async def run_bot(store: JobStore, settings: Settings, options: BotOptions | None = None) -> None:
-    """Serve the bot until interrupted (polling, or webhook when I2V_TELEGRAM_WEBHOOK_URL is set)."""
+async def run_bot(
+    store: JobStore,
+    settings: Settings,
+    options: BotOptions | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve the bot until ``stop`` is set: polling, or a webhook when a public URL is set."""
+    stop = stop or asyncio.Event()
     bot = build_bot(settings)
     dispatcher = build_dispatcher(store, settings, options)
     me = await bot.get_me()
@@ -28,14 +37,31 @@ async def run_bot(store: JobStore, settings: Settings, options: BotOptions | Non
         "webhook" if settings.telegram_webhook_url else "polling",
     )
     if settings.telegram_webhook_url:
-        await _serve_webhook(bot, dispatcher, settings)
+        await _serve_webhook(bot, dispatcher, settings, stop)
     else:
         # A webhook left over from an earlier run would stop getUpdates from working.
         await bot.delete_webhook(drop_pending_updates=False)
-        await dispatcher.start_polling(bot, polling_timeout=30)
+        await _poll(bot, dispatcher, stop)
+    log.info("bot @%s stopped", me.username)
 
 
-async def _serve_webhook(bot: Bot, dispatcher: Dispatcher, settings: Settings) -> None:
+async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    """Long-poll until ``stop`` is set; handlers and the notifier finish their work first."""
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, polling_timeout=POLLING_TIMEOUT, handle_signals=False)
+    )
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not polling.done():
+        await dispatcher.stop_polling()
+    stopping.cancel()
+    await polling  # a polling failure surfaces here
+
+
+async def _serve_webhook(
+    bot: Bot, dispatcher: Dispatcher, settings: Settings, stop: asyncio.Event
+) -> None:
+    """Listen for Telegram's calls and register the public URL until ``stop`` is set."""
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
     from aiohttp import web
 
@@ -62,7 +88,7 @@ async def _serve_webhook(bot: Bot, dispatcher: Dispatcher, settings: Settings) -
     await bot.set_webhook(url, secret_token=secret_value, drop_pending_updates=False)
     log.info("webhook listening on %s, Telegram calls %s", settings.telegram_webhook_listen, url)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
         await bot.session.close()

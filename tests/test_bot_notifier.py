@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot_harness import ALICE, BORIS, BotThread, start_bot_process
+import pytest
+
+from bot_harness import ALICE, BORIS, FAST, BotThread, bot_settings, start_bot_process
 from fake_bot_api import FakeBotApi, FakeUser
+from i2v.bot import build_bot
+from i2v.bot.factory import install_pacing
+from i2v.bot.intake import PendingIntake
+from i2v.bot.locale import build_i18n
+from i2v.bot.notifier import Notifier
 from i2v.bot.pacing import PACED_METHODS
 from i2v.jobs import JobSpec, JobStatus
 from i2v.store import JobStore
@@ -101,6 +109,42 @@ def test_a_deleted_status_message_is_replaced_by_a_new_one(
     assert replacement.reply_to == photo_id and "Done" in str(replacement.text)
     notify = bot_store.list_jobs()[0].notify or {}
     assert notify["status_message_id"] == replacement.message_id
+
+
+def test_a_status_message_the_handler_sent_while_a_pass_was_under_way_is_not_sent_again(
+    api: FakeBotApi,
+    bot_store: JobStore,
+    sqlite_url: str,
+    tmp_path: Path,
+    photo_bytes: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    photo_id = api.send_photo(ALICE, photo_bytes)
+    notify = {"chat_id": ALICE.id, "message_id": photo_id, "lang": "en"}
+    job = bot_store.submit(
+        JobSpec(source="telegram", owner=str(ALICE.id), notify=notify, dedupe_key="tg:1"),
+        photo_bytes,
+    )
+    read_before_the_reply = bot_store.list_jobs()
+
+    def stale_read(**filters: object) -> list[object]:
+        # The pass read the store; then, while it edited other chats, the photo handler
+        # replied and recorded its status message.
+        bot_store.set_notify(job.id, {**notify, "status_message_id": 2})
+        return list(read_before_the_reply)
+
+    monkeypatch.setattr(bot_store, "list_jobs", stale_read)
+
+    async def one_pass() -> None:
+        bot = build_bot(bot_settings(api, sqlite_url, tmp_path))
+        notifier = Notifier(
+            bot, bot_store, build_i18n(), install_pacing(bot, FAST), FAST, PendingIntake()
+        )
+        await notifier.run_once()
+        await bot.session.close()
+
+    asyncio.run(one_pass())
+    assert api.calls("sendMessage") == []
 
 
 def test_a_video_recorded_as_sent_before_a_crash_is_not_sent_again(

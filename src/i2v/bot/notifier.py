@@ -115,7 +115,12 @@ class Notifier:
 
     async def _update(self, job: Job, notify: dict[str, Any]) -> None:
         if notify.get("status_message_id") is None:
-            await self._send_status(job, dict(notify), status_text(job, await self._position(job)))
+            # This pass read the job a while ago; the photo handler may have sent the status
+            # message since (it is no longer pending), so only the store's latest word counts.
+            job = await asyncio.to_thread(self.store.get, job.id)
+            notify = {**(job.notify or {}), **self._settled.get(job.id, {})}
+            if notify.get("status_message_id") is None:
+                await self._send_status(job, notify, status_text(job, await self._position(job)))
             return
         if job.status is JobStatus.SUCCEEDED and not _is_settled(notify):
             self._start_upload(job)

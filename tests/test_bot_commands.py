@@ -107,6 +107,7 @@ def test_settings_change_the_resolution_of_the_next_video(
     api.send_text(ALICE, "/settings")
     [menu] = api.wait_for(lambda: api.messages(ALICE.id), timeout=10, what="the settings")
     assert "✓ 480p" in str(menu.reply_markup)
+    assert not [data for data in menu.button_data() if ":model:" in data]  # one model: no choice
     [choice] = [data for data in menu.button_data() if data.endswith(":res:720p")]
     api.press(ALICE, menu.message_id, choice)
     api.wait_for(
@@ -119,6 +120,39 @@ def test_settings_change_the_resolution_of_the_next_video(
     [upload] = api.wait_for(lambda: api.uploads(ALICE.id), timeout=60, what="the video")
     # 720p is the short side: the 600x400 landscape photo becomes 1080x720.
     assert (int(upload.params["width"]), int(upload.params["height"])) == (1080, 720)
+
+
+def test_settings_offer_the_configured_models_and_the_chosen_one_makes_the_next_job(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    start_bot(model="ltx-video", telegram_models=["ltx-video", "wan2.2-ti2v-5b"])
+    api.send_text(ALICE, "/settings")
+    [menu] = api.wait_for(lambda: api.messages(ALICE.id), timeout=10, what="the settings")
+    assert str(menu.text).endswith("language and model.")
+    assert "✓ ltx-video" in str(menu.reply_markup)  # the service's own model until one is picked
+    [wan] = [data for data in menu.button_data() if data.endswith(":model:1")]
+    api.press(ALICE, menu.message_id, wan)
+    api.wait_for(
+        lambda: "✓ wan2.2-ti2v-5b" in str(api.message(ALICE.id, menu.message_id).reply_markup),
+        timeout=10,
+        what="the tick to move",
+    )
+    assert bot_store.get_user_settings(str(ALICE.id)) == {"model": "wan2.2-ti2v-5b"}
+    api.send_photo(ALICE, photo_bytes)
+    api.wait_for(lambda: len(api.messages(ALICE.id)) == 2, timeout=10, what="the status")
+    [job] = bot_store.list_jobs()
+    assert job.spec.model == "wan2.2-ti2v-5b"
+
+
+def test_a_saved_model_that_is_no_longer_offered_gives_way_to_the_service_default(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    bot_store.put_user_settings(str(ALICE.id), {"model": "cogvideox-5b-i2v"})
+    start_bot(telegram_models=["ltx-video", "wan2.2-ti2v-5b"])
+    api.send_photo(ALICE, photo_bytes)
+    api.wait_for(lambda: api.messages(ALICE.id), timeout=10, what="the status")
+    [job] = bot_store.list_jobs()
+    assert job.spec.model is None
 
 
 def test_texts_follow_the_telegram_language_and_the_language_chosen_in_settings(

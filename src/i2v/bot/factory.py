@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 from aiogram import Bot, Dispatcher
@@ -64,10 +65,13 @@ def build_dispatcher(
 ) -> Dispatcher:
     """A Dispatcher with every router, the allowlist and i18n, and the notifier on startup.
 
-    Handlers get ``store``, ``settings``, ``video``, ``options`` and ``pending`` injected.
+    Handlers get ``store``, ``settings``, ``video``, ``options`` and ``pending`` injected;
+    the options offer the models of I2V_TELEGRAM_MODELS unless they name their own.
     The notifier starts with polling (or the webhook server) and stops with it.
     """
     options = options or BotOptions()
+    if not options.models:
+        options = dataclasses.replace(options, models=tuple(settings.telegram_models))
     i18n = build_i18n()
     pending = PendingIntake()
     dispatcher = Dispatcher(

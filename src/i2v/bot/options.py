@@ -24,5 +24,5 @@ class BotOptions:
     parallel_uploads: int = 4
     #: Largest file the bot will download (the Bot API's own limit).
     max_download_bytes: int = BOT_API_DOWNLOAD_LIMIT
-    #: Models offered in /settings; the choice appears only when there are several.
+    #: Models offered in /settings (empty: I2V_TELEGRAM_MODELS); a choice only when several.
     models: tuple[str, ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,12 @@ class Preferences:
             model=model if isinstance(model, str) and model else None,
         )
 
+    def offered(self, models: Sequence[str]) -> Preferences:
+        """These choices without a model that is no longer offered (the list may have changed)."""
+        if self.model is None or (len(models) > 1 and self.model in models):
+            return self
+        return dataclasses.replace(self, model=None)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON saved in the store (unset choices left out)."""
         data: dict[str, Any] = {
@@ -64,5 +70,7 @@ def apply_choice(prefs: Preferences, key: str, value: str) -> Preferences:
             raise ValueError(f"language {value} is not offered")
         return dataclasses.replace(prefs, language=value)
     if key == "model":
-        return dataclasses.replace(prefs, model=value or None)
+        if not value:
+            raise ValueError("that model is no longer offered")
+        return dataclasses.replace(prefs, model=value)
     raise ValueError(f"unknown setting {key!r}")

@@ -202,6 +202,11 @@ class Settings(BaseSettings):
     telegram_daily_quota: int = Field(
         default=0, ge=0, description="Jobs one user may start per day. 0: no quota."
     )
+    telegram_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Models users may choose in the bot's /settings (comma-separated presets or "
+        "repo ids). Empty or one: no choice, the worker's model.",
+    )
     telegram_webhook_url: str | None = Field(
         default=None, description="Public HTTPS URL for webhook mode. Empty: long polling."
     )
@@ -246,6 +251,11 @@ class Settings(BaseSettings):
     @field_validator("api_cors_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("telegram_models", mode="before")
+    @classmethod
+    def _parse_models(cls, value: object) -> object:
         return _split_ids(value)
 
     @field_validator("database_url")

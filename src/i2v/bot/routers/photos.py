@@ -61,7 +61,7 @@ async def on_image(
             if refusal:
                 await message.reply(refusal)
             return
-        prefs = Preferences.from_dict(user_prefs)
+        prefs = Preferences.from_dict(user_prefs).offered(options.models)
         try:
             spec = build_spec(message, image, prefs, video, i18n.current_locale)
         except InputError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from aiogram import Router
@@ -16,36 +17,41 @@ from i2v.bot.keyboards import ChangeSetting, settings_keyboard
 from i2v.bot.locale import language_for
 from i2v.bot.options import BotOptions
 from i2v.bot.preferences import Preferences, apply_choice
-from i2v.config import VideoConfig
+from i2v.config import Settings, VideoConfig
 from i2v.store import JobStore
 
 
-def _defaults(video: VideoConfig, language: str) -> Preferences:
-    return Preferences(video.resolution, video.duration_seconds, language, None)
+def _defaults(video: VideoConfig, language: str, settings: Settings) -> Preferences:
+    return Preferences(video.resolution, video.duration_seconds, language, settings.model)
 
 
-def settings_text() -> str:
+def settings_text(models: Sequence[str]) -> str:
     """The text above the settings keyboard."""
+    if len(models) > 1:
+        return _("Settings for your next videos: resolution, length, language and model.")
     return _("Settings for your next videos: resolution, length and language.")
 
 
 async def on_settings(
     message: Message,
+    settings: Settings,
     video: VideoConfig,
     options: BotOptions,
     i18n: I18n,
     user_prefs: dict[str, Any],
 ) -> None:
     """Show the settings keyboard with the current choices ticked."""
-    prefs = Preferences.from_dict(user_prefs)
-    keyboard = settings_keyboard(prefs, _defaults(video, i18n.current_locale), options.models)
-    await message.answer(settings_text(), reply_markup=keyboard)
+    prefs = Preferences.from_dict(user_prefs).offered(options.models)
+    defaults = _defaults(video, i18n.current_locale, settings)
+    keyboard = settings_keyboard(prefs, defaults, options.models)
+    await message.answer(settings_text(options.models), reply_markup=keyboard)
 
 
 async def on_change(
     query: CallbackQuery,
     callback_data: ChangeSetting,
     store: JobStore,
+    settings: Settings,
     video: VideoConfig,
     options: BotOptions,
     i18n: I18n,
@@ -64,11 +70,12 @@ async def on_change(
     await asyncio.to_thread(store.put_user_settings, str(query.from_user.id), prefs.to_dict())
     language = language_for(query.from_user.language_code, prefs.language)
     with i18n.use_locale(language):
-        keyboard = settings_keyboard(prefs, _defaults(video, language), options.models)
+        defaults = _defaults(video, language, settings)
+        keyboard = settings_keyboard(prefs.offered(options.models), defaults, options.models)
         await query.answer(_("Saved. Your next video will use it."))
         if isinstance(query.message, Message):
             try:
-                await query.message.edit_text(settings_text(), reply_markup=keyboard)
+                await query.message.edit_text(settings_text(options.models), reply_markup=keyboard)
             except TelegramBadRequest as exc:
                 if "message is not modified" not in exc.message:
                     raise

@@ -112,9 +112,12 @@ class BotThread:
 
 
 def start_bot_process(
-    api: FakeBotApi, database_url: str, tmp_path: Path
+    api: FakeBotApi, database_url: str, tmp_path: Path, *, prelude: str = ""
 ) -> subprocess.Popen[bytes]:
-    """``i2v bot`` as a separate process, configured through the environment like a real one."""
+    """``i2v bot`` as a separate process, configured through the environment like a real one.
+
+    ``prelude`` is Python to run first; the process logs to ``bot.log`` in ``tmp_path``.
+    """
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("I2V_")},
         "I2V_DATA_DIR": str(tmp_path / "data"),
@@ -126,7 +129,7 @@ def start_bot_process(
         "I2V_FPS": "8",
     }
     return subprocess.Popen(
-        [sys.executable, "-c", "from i2v.cli.app import main; main()", "bot"],
+        [sys.executable, "-c", f"{prelude}\nfrom i2v.cli.app import main; main()", "bot"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,

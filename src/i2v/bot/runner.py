@@ -1,9 +1,18 @@
-"""Running the bot: long polling by default, a webhook server when a public URL is set."""
+"""Running the bot: long polling by default, a webhook server when a public URL is set.
+
+``i2v bot`` runs :func:`run_until_signalled`: SIGINT (Ctrl+C), SIGTERM and, on
+Windows, SIGBREAK (Ctrl+Break, which ``i2v up`` sends its children) all stop the
+bot the same graceful way; a second signal stops it at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 
@@ -17,6 +26,53 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 #: Seconds one getUpdates call may wait for news (Telegram's long poll).
 POLLING_TIMEOUT = 30
+
+
+def stop_signals() -> list[int]:
+    """The signals that stop the bot gracefully on this platform."""
+    numbers: list[int] = [signal.SIGINT, signal.SIGTERM]
+    ctrl_break = getattr(signal, "SIGBREAK", None)
+    if ctrl_break is not None:
+        # Windows only: Ctrl+Break, which `i2v up` sends to stop its children gracefully.
+        numbers.append(ctrl_break)
+    return numbers
+
+
+def install_stop_handlers(stop: asyncio.Event) -> Callable[[], None]:
+    """Set ``stop`` on the first stop signal; return a function that restores the old handlers.
+
+    Call it on the main thread (Python delivers signals only there) from the running loop.
+    """
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second signal: whoever sent it will not wait
+        loop.call_soon_threadsafe(stop.set)
+
+    # signal.signal rather than loop.add_signal_handler, which Windows' loop lacks; there
+    # the loop's wakeup socket makes sure the handler runs promptly all the same.
+    for number in stop_signals():
+        previous[number] = signal.signal(number, handle)
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    return restore
+
+
+async def run_until_signalled(
+    store: JobStore, settings: Settings, options: BotOptions | None = None
+) -> None:
+    """Run the bot until a stop signal arrives (``i2v bot``; main thread only)."""
+    stop = asyncio.Event()
+    restore = install_stop_handlers(stop)
+    try:
+        await run_bot(store, settings, options, stop=stop)
+    finally:
+        restore()
 
 
 async def run_bot(

@@ -55,3 +55,25 @@ def test_in_webhook_mode_the_bot_registers_its_url_and_answers_only_updates_with
     assert job.spec.prompt == "through the webhook"
     assert api.messages(BORIS.id) == []  # the forged updates were never handled
     assert api.calls("getUpdates") == []  # and the bot never polled
+
+
+def test_without_a_configured_secret_the_bot_registers_a_random_one_and_refuses_updates_without_it(
+    api: FakeBotApi, start_bot: Callable[..., BotThread]
+) -> None:
+    port = _free_port()
+    start_bot(
+        telegram_webhook_url="https://bot.example.org/",
+        telegram_webhook_listen=f"127.0.0.1:{port}",
+    )
+    api.wait_for(lambda: api.webhook, timeout=10, what="setWebhook")
+    secret = str(api.webhook["secret_token"])
+    assert len(secret) >= 32
+    api.send_text(BORIS, "/start")
+    [update] = api.take_updates()
+    with httpx.Client(timeout=10) as telegram:
+        listener = f"http://127.0.0.1:{port}/telegram/webhook"
+        assert telegram.post(listener, json=update).status_code == 401
+        assert (
+            telegram.post(listener, json=update, headers={SECRET_HEADER: secret}).status_code == 200
+        )
+    api.wait_for(lambda: api.messages(BORIS.id), timeout=10, what="the /start answer")

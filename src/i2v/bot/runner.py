@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from collections.abc import Callable
 from types import FrameType
@@ -128,7 +129,9 @@ async def _serve_webhook(
             f"(got {settings.telegram_webhook_listen!r})"
         )
     secret = settings.telegram_webhook_secret
-    secret_value = secret.get_secret_value() if secret else None
+    # Without a configured secret, a fresh random one per start: Telegram echoes it on every
+    # call, so nobody who merely finds the URL can inject updates.
+    secret_value = secret.get_secret_value() if secret else secrets.token_urlsafe(32)
     url = (settings.telegram_webhook_url or "").rstrip("/")
     if not url.endswith(WEBHOOK_PATH):
         url += WEBHOOK_PATH

@@ -214,7 +214,8 @@ class Settings(BaseSettings):
         default="127.0.0.1:8081", description="host:port the webhook server listens on."
     )
     telegram_webhook_secret: SecretStr | None = Field(
-        default=None, description="Secret Telegram sends with each webhook call."
+        default=None,
+        description="Secret Telegram sends with each webhook call. Empty: a random one per start.",
     )
 
     # --- http api ------------------------------------------------------------------

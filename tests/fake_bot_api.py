@@ -316,6 +316,17 @@ class FakeBotApi:
         with self._lock:
             return [u for u in self._uploads if chat_id is None or u.chat_id == chat_id]
 
+    def text_of(self, chat_id: int, message_id: int) -> str:
+        """The current text of one message."""
+        return str(self.message(chat_id, message_id).text)
+
+    def first_message_id(self, chat_id: int, *, timeout: float = 15.0) -> int:
+        """Wait for the bot's first message in a chat (the status reply) and return its id."""
+        messages = self.wait_for(
+            lambda: self.messages(chat_id), timeout=timeout, what="a status message"
+        )
+        return int(messages[0].message_id)
+
     def wait_for(
         self, condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition"
     ) -> Any:

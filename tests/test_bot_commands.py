@@ -13,25 +13,16 @@ from i2v.worker import Worker
 pytest_plugins = ("bot_fixtures",)
 
 
-def _status_message(api: FakeBotApi, user: FakeUser) -> int:
-    messages = api.wait_for(lambda: api.messages(user.id), timeout=10, what="a status message")
-    return messages[0].message_id
-
-
-def _text_of(api: FakeBotApi, user: FakeUser, message_id: int) -> str:
-    return str(api.message(user.id, message_id).text)
-
-
 def test_the_cancel_button_cancels_a_queued_job_and_the_status_says_canceled(
     api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
 ) -> None:
     start_bot()
     api.send_photo(ALICE, photo_bytes)
-    status_id = _status_message(api, ALICE)
+    status_id = api.first_message_id(ALICE.id)
     [button] = api.message(ALICE.id, status_id).button_data()
     api.press(ALICE, status_id, button)
     api.wait_for(
-        lambda: "Canceled" in _text_of(api, ALICE, status_id), timeout=10, what="'Canceled'"
+        lambda: "Canceled" in api.text_of(ALICE.id, status_id), timeout=10, what="'Canceled'"
     )
     [job] = bot_store.list_jobs()
     assert job.status is JobStatus.CANCELED
@@ -45,7 +36,7 @@ def test_someone_elses_cancel_button_does_nothing(
 ) -> None:
     start_bot()
     api.send_photo(ALICE, photo_bytes)
-    status_id = _status_message(api, ALICE)
+    status_id = api.first_message_id(ALICE.id)
     [button] = api.message(ALICE.id, status_id).button_data()
     mallory = FakeUser(ALICE.id + 1)
     # A forwarded status message carries the same button; pressing it is not enough.
@@ -68,7 +59,7 @@ def test_slash_cancel_stops_the_running_job_and_the_video_is_never_sent(
     start_worker(step_seconds=2.0)
     start_bot()
     api.send_photo(ALICE, photo_bytes)
-    status_id = _status_message(api, ALICE)
+    status_id = api.first_message_id(ALICE.id)
     api.wait_for(
         lambda: bot_store.list_jobs()[0].stage is Stage.GENERATING,
         timeout=10,
@@ -81,7 +72,7 @@ def test_slash_cancel_stops_the_running_job_and_the_video_is_never_sent(
         what="the /cancel answer",
     )
     api.wait_for(
-        lambda: "Canceled" in _text_of(api, ALICE, status_id), timeout=15, what="'Canceled'"
+        lambda: "Canceled" in api.text_of(ALICE.id, status_id), timeout=15, what="'Canceled'"
     )
     assert bot_store.list_jobs()[0].status is JobStatus.CANCELED
     assert api.uploads() == []
@@ -185,7 +176,7 @@ def test_status_and_queue_describe_the_users_jobs(
 ) -> None:
     start_bot()
     api.send_photo(BORIS, photo_bytes)
-    _status_message(api, BORIS)
+    api.first_message_id(BORIS.id)
     [job] = bot_store.list_jobs()
     api.send_text(BORIS, "/status")
     api.wait_for(lambda: len(api.messages(BORIS.id)) >= 2, timeout=10, what="/status")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot_harness import ALICE, BORIS, FAST, BotThread, bot_settings, start_bot_process
-from fake_bot_api import FakeBotApi, FakeUser
+from fake_bot_api import FakeBotApi
 from i2v.bot import build_bot
 from i2v.bot.factory import install_pacing
 from i2v.bot.intake import PendingIntake
@@ -22,15 +22,6 @@ from i2v.store import JobStore
 from i2v.worker import Worker
 
 pytest_plugins = ("bot_fixtures",)
-
-
-def _status_id(api: FakeBotApi, user: FakeUser) -> int:
-    messages = api.wait_for(lambda: api.messages(user.id), timeout=15, what="a status message")
-    return messages[0].message_id
-
-
-def _text(api: FakeBotApi, user: FakeUser, message_id: int) -> str:
-    return str(api.message(user.id, message_id).text)
 
 
 def test_a_429_storm_is_waited_out_exactly_per_chat_and_other_chats_keep_moving(
@@ -47,9 +38,9 @@ def test_a_429_storm_is_waited_out_exactly_per_chat_and_other_chats_keep_moving(
     api.send_photo(ALICE, photo_bytes)
     api.send_photo(BORIS, photo_bytes)
     api.wait_for(lambda: len(api.uploads()) == 2, timeout=60, what="both videos")
-    alice_status = _status_id(api, ALICE)
+    alice_status = api.first_message_id(ALICE.id)
     api.wait_for(
-        lambda: "Done" in _text(api, ALICE, alice_status), timeout=15, what="Alice's final"
+        lambda: "Done" in api.text_of(ALICE.id, alice_status), timeout=15, what="Alice's final"
     )
 
     calls = [c for c in api.calls(chat_id=ALICE.id) if c.method in PACED_METHODS]
@@ -98,7 +89,7 @@ def test_a_deleted_status_message_is_replaced_by_a_new_one(
 ) -> None:
     start_bot()
     photo_id = api.send_photo(ALICE, photo_bytes)
-    first = _status_id(api, ALICE)
+    first = api.first_message_id(ALICE.id)
     api.delete_message(ALICE.id, first)
     start_worker()
     api.wait_for(lambda: api.uploads(ALICE.id), timeout=60, what="the video")
@@ -174,7 +165,7 @@ def test_a_bot_killed_mid_job_and_restarted_sends_the_video_exactly_once(
     bot = start_bot_process(api, sqlite_url, tmp_path)
     try:
         api.send_photo(ALICE, photo_bytes)
-        status_id = _status_id(api, ALICE)
+        status_id = api.first_message_id(ALICE.id)
         start_worker(step_seconds=2.0)
         api.wait_for(
             lambda: bot_store.list_jobs(statuses=[JobStatus.RUNNING]), timeout=10, what="running"
@@ -200,5 +191,5 @@ def test_a_bot_killed_mid_job_and_restarted_sends_the_video_exactly_once(
         bot.kill()
         bot.wait(10)
     assert len(api.uploads(ALICE.id)) == 1
-    assert "Done" in _text(api, ALICE, status_id)
+    assert "Done" in api.text_of(ALICE.id, status_id)
     assert len([m for m in api.messages(ALICE.id) if m.kind == "text"]) == 1

@@ -154,51 +154,41 @@ class Submissions(_Base):
         return self.get_with_position(job_id)[1]
 
     def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
-        """The job and its queue position, read together in one statement."""
-        with self._read() as conn:
-            row = conn.execute(self._with_position(job_id)).mappings().first()
-        if row is None:
-            raise JobNotFound(f"no job with id {job_id!r}")
-        live = int(row["live_workers"])
-        if row["status"] != _QUEUED:
-            return job_from_row(row), QueuePosition(position=0, wait_seconds=0.0, live_workers=live)
-        wait = (float(row["ahead_seconds"]) + float(row["running_seconds"])) / max(1, live)
-        position = QueuePosition(
-            position=int(row["ahead"]) + 1, wait_seconds=wait, live_workers=live
-        )
-        return job_from_row(row), position
-
-    def _with_position(self, job_id: str) -> sa.Select[Any]:
-        """SELECT the job's row plus the numbers its queue position is made of."""
-        other = J.alias("other")
-        ahead = sa.and_(
-            other.c.status == _QUEUED,
-            sa.or_(
-                other.c.priority > J.c.priority,
-                sa.and_(other.c.priority == J.c.priority, other.c.seq < J.c.seq),
-            ),
-        )
-        running = J.alias("running")
+        """The job and its queue position, read together in one transaction."""
         workers = schema.workers
-        seconds = sa.func.coalesce(sa.func.sum(other.c.eta_seconds), 0.0)
-        return sa.select(
-            J,
-            sa.select(sa.func.count())
-            .select_from(other)
-            .where(ahead)
-            .scalar_subquery()
-            .label("ahead"),
-            sa.select(seconds).where(ahead).scalar_subquery().label("ahead_seconds"),
-            sa.select(sa.func.coalesce(sa.func.sum(running.c.eta_seconds), 0.0))
-            .where(running.c.status == _RUNNING)
-            .scalar_subquery()
-            .label("running_seconds"),
+        live = (
             sa.select(sa.func.count())
             .select_from(workers)
             .where(workers.c.heartbeat_at >= self._clock() - self.lease_seconds)
             .scalar_subquery()
-            .label("live_workers"),
-        ).where(J.c.id == job_id)
+            .label("live_workers")
+        )
+        with self._read() as conn:
+            row = conn.execute(sa.select(J, live).where(J.c.id == job_id)).mappings().first()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            live_workers = int(row["live_workers"])
+            if row["status"] != _QUEUED:
+                return job_from_row(row), QueuePosition(0, 0.0, live_workers)
+            ahead = sa.and_(
+                J.c.status == _QUEUED,
+                sa.or_(
+                    J.c.priority > row["priority"],
+                    sa.and_(J.c.priority == row["priority"], J.c.seq < row["seq"]),
+                ),
+            )
+            running = J.alias("running")
+            count, ahead_seconds, running_seconds = conn.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0),
+                    sa.select(sa.func.coalesce(sa.func.sum(running.c.eta_seconds), 0.0))
+                    .where(running.c.status == _RUNNING)
+                    .scalar_subquery(),
+                ).where(ahead)
+            ).one()
+        wait = (float(ahead_seconds) + float(running_seconds)) / max(1, live_workers)
+        return job_from_row(row), QueuePosition(int(count) + 1, wait, live_workers)
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; flag a running one for its worker; leave finished ones."""

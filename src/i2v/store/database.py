@@ -41,7 +41,7 @@ def create_db_engine(url: str) -> sa.Engine:
                 connect_args={"connect_timeout": 10, "application_name": "i2v"},
             )
     except NoSuchModuleError:
-        pass
+        pass  # an unknown driver name gets the same answer as an unknown database, below
     raise ConfigError(
         f"I2V_DATABASE_URL uses an unsupported database: {mask_url(url)!r} "
         "(i2v supports sqlite:/// and postgresql+psycopg://)"

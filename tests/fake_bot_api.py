@@ -16,96 +16,28 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from PIL import Image
 
-TOKEN = "123456789:AAH-fake-token-for-tests-only_0123456"
-BOT_ID = 123456789
+from bot_api_methods import BotApiMethods
+from bot_api_records import (
+    BOT_ID,
+    TOKEN,
+    Call,
+    ChatMessage,
+    FakeUser,
+    Upload,
+    _caption,
+    _error,
+    _Failure,
+)
+
+__all__ = ["BOT_ID", "TOKEN", "Call", "ChatMessage", "FakeBotApi", "FakeUser", "Upload"]
 
 
-@dataclass(frozen=True)
-class FakeUser:
-    """A Telegram user; their private chat has the same id."""
-
-    id: int
-    language_code: str = "en"
-    first_name: str = "Tester"
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``User`` object Telegram would send."""
-        return {
-            "id": self.id,
-            "is_bot": False,
-            "first_name": self.first_name,
-            "language_code": self.language_code,
-        }
-
-
-@dataclass
-class Call:
-    """One request the bot made."""
-
-    at: float
-    method: str
-    params: dict[str, Any]
-    files: dict[str, bytes] = field(default_factory=dict)
-    #: The HTTP status the fake answered with (429 and 400 when scripted or refused).
-    status: int = 200
-    retry_after: int | None = None
-
-    @property
-    def chat_id(self) -> int | None:
-        """The chat the call addressed, if any."""
-        value = self.params.get("chat_id")
-        return None if value is None else int(value)
-
-
-@dataclass
-class ChatMessage:
-    """A message in a chat, as the fake server keeps it."""
-
-    message_id: int
-    chat_id: int
-    from_bot: bool
-    text: str | None = None
-    reply_markup: dict[str, Any] | None = None
-    reply_to: int | None = None
-    kind: str = "text"
-    deleted: bool = False
-    edits: int = 0
-
-    def button_data(self) -> list[str]:
-        """The callback data of every inline button on the message."""
-        rows = (self.reply_markup or {}).get("inline_keyboard", [])
-        return [button.get("callback_data", "") for row in rows for button in row]
-
-
-@dataclass
-class Upload:
-    """A video or document the bot uploaded."""
-
-    chat_id: int
-    method: str
-    data: bytes
-    thumbnail: bytes | None
-    params: dict[str, Any]
-    message_id: int
-
-
-@dataclass
-class _Failure:
-    method: str
-    chat_id: int | None
-    status: int
-    description: str
-    retry_after: int | None
-    times: int
-
-
-class FakeBotApi:
+class FakeBotApi(BotApiMethods):
     """The server. Use as a context manager, or call :meth:`start` and :meth:`stop`."""
 
     def __init__(self, token: str = TOKEN) -> None:
@@ -404,104 +336,6 @@ class FakeBotApi:
                 return web.json_response({"ok": True, "result": ready})
             await asyncio.sleep(0.02)
 
-    def _api_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "i2v", "username": "i2v_test_bot"}
-
-    def _api_setWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
-        return True
-
-    def _api_deleteWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        self.webhook = None
-        return True
-
-    def _api_setMyCommands(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        return True
-
-    def _api_sendChatAction(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        return True
-
-    def _api_answerCallbackQuery(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        return True
-
-    def _api_getFile(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        file_id = params["file_id"]
-        if file_id not in self._files:
-            return _error(400, "Bad Request: invalid file_id")
-        path, data = self._files[file_id]
-        return {
-            "file_id": file_id,
-            "file_unique_id": f"u{file_id}",
-            "file_size": len(data),
-            "file_path": path,
-        }
-
-    def _api_sendMessage(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        chat_id = int(params["chat_id"])
-        message = self._new_message(chat_id, from_bot=True)
-        message.text = params["text"]
-        message.reply_markup = params.get("reply_markup")
-        message.reply_to = _reply_to(params)
-        return self._message_json(message)
-
-    def _api_editMessageText(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
-        message = self._messages.get(chat_id, {}).get(message_id)
-        if message is None or message.deleted:
-            return _error(400, "Bad Request: message to edit not found")
-        markup = params.get("reply_markup")
-        if message.text == params["text"] and message.reply_markup == markup:
-            return _error(
-                400,
-                "Bad Request: message is not modified: specified new message content and "
-                "reply markup are exactly the same as a current content and reply markup "
-                "of the message",
-            )
-        message.text = params["text"]
-        message.reply_markup = markup
-        message.edits += 1
-        return self._message_json(message)
-
-    def _api_deleteMessage(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        message = self._messages.get(int(params["chat_id"]), {}).get(int(params["message_id"]))
-        if message is None or message.deleted:
-            return _error(400, "Bad Request: message to delete not found")
-        message.deleted = True
-        return True
-
-    def _api_sendVideo(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        return self._upload("sendVideo", "video", params, files)
-
-    def _api_sendDocument(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        return self._upload("sendDocument", "document", params, files)
-
-    def _upload(
-        self, method: str, kind: str, params: dict[str, Any], files: dict[str, bytes]
-    ) -> Any:
-        chat_id = int(params["chat_id"])
-        data = _attached(params.get(kind), files)
-        if data is None:
-            return _error(400, f"Bad Request: there is no {kind} in the request")
-        message = self._new_message(chat_id, from_bot=True)
-        message.kind = kind
-        message.text = params.get("caption")
-        message.reply_to = _reply_to(params)
-        thumbnail = _attached(params.get("thumbnail"), files)
-        self._uploads.append(Upload(chat_id, method, data, thumbnail, params, message.message_id))
-        body = self._message_json(message)
-        body[kind] = {
-            "file_id": f"sent{message.message_id}",
-            "file_unique_id": f"usent{message.message_id}",
-            "file_size": len(data),
-        }
-        if kind == "video":
-            body[kind].update(
-                width=int(params.get("width") or 0),
-                height=int(params.get("height") or 0),
-                duration=int(params.get("duration") or 0),
-            )
-        return body
-
     # --- building Telegram objects ------------------------------------------------------
 
     def _photo_size(self, data: bytes, width: int, height: int) -> dict[str, Any]:
@@ -561,29 +395,3 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
         else:
             params[key] = value
     return params, files
-
-
-def _attached(value: Any, files: dict[str, bytes]) -> bytes | None:
-    if isinstance(value, str) and value.startswith("attach://"):
-        return files.get(value.removeprefix("attach://"))
-    return None
-
-
-def _reply_to(params: dict[str, Any]) -> int | None:
-    reply = params.get("reply_parameters")
-    if isinstance(reply, dict):
-        return int(reply["message_id"])
-    if params.get("reply_to_message_id"):
-        return int(params["reply_to_message_id"])
-    return None
-
-
-def _caption(caption: str | None) -> dict[str, Any]:
-    return {} if caption is None else {"caption": caption}
-
-
-def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
-    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
-    if parameters:
-        body["parameters"] = parameters
-    return web.json_response(body, status=status)

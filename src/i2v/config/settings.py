@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     )
 
     # --- time model ----------------------------------------------------------------
+    wakeup_safety_poll_seconds: float = Field(
+        default=5,
+        ge=0.1,
+        le=60,
+        description=(
+            "Idle workers, the bot and the API wait for change notifications; they also look "
+            "this often, so a lost notification costs seconds, not a job."
+        ),
+    )
     worker_heartbeat_seconds: float = Field(
         default=10, gt=0, description="How often a worker renews the lease on its job."
     )

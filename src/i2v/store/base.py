@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
 from i2v.store.database import READONLY, translated_errors
+from i2v.store.wakeups import ChangeFeed
 
 
 class StoreBase:
@@ -29,6 +31,8 @@ class StoreBase:
         self.max_attempts = max_attempts
         self.eta_prior_seconds = eta_prior_seconds
         self._clock = clock
+        self._feed: ChangeFeed | None = None
+        self._feed_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -58,6 +62,17 @@ class StoreBase:
             with conn.begin():
                 yield conn
 
+    def change_feed(self, safety_poll_seconds: float = 5.0) -> ChangeFeed:
+        """This store's one change feed (one listening connection per process and store)."""
+        with self._feed_lock:
+            if self._feed is None:
+                self._feed = ChangeFeed(self._engine, safety_poll_seconds=safety_poll_seconds)
+            return self._feed
+
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close the change feed and every pooled connection."""
+        with self._feed_lock:
+            feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.close()
         self._engine.dispose()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from i2v.errors import ErrorCode, LeaseLost
 from i2v.jobs import Job, JobStatus, Stage
-from i2v.store import schema
+from i2v.store import schema, wakeups
 from i2v.store.media import THUMBNAIL, VIDEO, write_media
 from i2v.store.rows import job_from_row
 
@@ -147,6 +147,8 @@ class Leases(Submissions):
                 .values(**values)
                 .returning(J.c.cancel_requested)
             ).scalar()
+            if cancel is not None:
+                wakeups.notify(conn, wakeups.CHANGED, job_id)
         if cancel is None:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
         return bool(cancel)
@@ -236,6 +238,8 @@ class Leases(Submissions):
                         **self._unleased(now),
                     )
                 )
+                wakeups.notify(conn, wakeups.QUEUED, job_id)
+            wakeups.notify(conn, wakeups.CHANGED, job_id)
         return self.get(job_id)
 
     def requeue_expired(self) -> list[str]:
@@ -342,3 +346,4 @@ class Leases(Submissions):
         ).rowcount
         if not changed:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
+        wakeups.notify(conn, wakeups.CHANGED, job_id)

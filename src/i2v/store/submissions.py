@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from i2v.errors import JobNotFound
 from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, new_job_id
-from i2v.store import schema
+from i2v.store import schema, wakeups
 from i2v.store.database import upsert_insert
 from i2v.store.media import PHOTO, write_media
 from i2v.store.rows import job_from_row
@@ -66,6 +66,7 @@ class Submissions(_Base):
             ).first()
             if inserted is not None:
                 write_media(conn, job_id, PHOTO, photo, content_type, now)
+                wakeups.notify(conn, wakeups.QUEUED, job_id)
             else:
                 job_id = conn.execute(
                     sa.select(J.c.id).where(J.c.dedupe_key == spec.dedupe_key)
@@ -209,6 +210,8 @@ class Submissions(_Base):
                 .where(J.c.id == job_id, J.c.status == _RUNNING, J.c.cancel_requested.is_(False))
                 .values(cancel_requested=True, updated_at=now)
             )
+            wakeups.notify(conn, wakeups.CANCEL, job_id)
+            wakeups.notify(conn, wakeups.CHANGED, job_id)
         return self.get(job_id)
 
     def set_notify(self, job_id: str, notify: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ import time
 from i2v.config import Settings
 from i2v.errors import StoreError
 from i2v.jobs import JobStatus, WorkerState
-from i2v.store import PHOTO, JobStore, Lease
+from i2v.store import PHOTO, JobStore, Lease, wakeups
 from i2v.worker import events, outcomes
 from i2v.worker.core import WorkerOptions
 from i2v.worker.deadlines import say_seconds
@@ -31,6 +31,8 @@ BUSY_TICK_SECONDS = 0.05
 #: Queued jobs this worker cannot run (another model) are looked at again this often,
 #: or as soon as the number of queued jobs changes.
 RECHECK_SECONDS = 1.0
+#: Longest an idle worker blocks on wake-ups before it checks its child and stop flag.
+IDLE_WAIT_SECONDS = 0.5
 
 
 class Worker(JobWatch):
@@ -45,6 +47,10 @@ class Worker(JobWatch):
         #: (queued jobs, when) of the last look that found none this worker can run.
         self._passed_over: tuple[int, float] | None = None
         self._stop_announced = False
+        feed = store.change_feed(settings.wakeup_safety_poll_seconds)
+        #: Wakes the idle loop when a job is queued (or the safety poll passes).
+        self._queued = feed.waiter([wakeups.QUEUED])
+        self._woken = False
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -92,10 +98,16 @@ class Worker(JobWatch):
             self._child is None
             or self.stopping
             or not self._has_room()
-            or now - self._last_claim < self.options.poll_seconds
             or (self.options.max_jobs is not None and self._claimed >= self.options.max_jobs)
         ):
             return
+        # Look only when the queue may hold a job: one was queued, the last look found one,
+        # a job finished (it may be back in the queue), or the safety poll is due.
+        safety = self.settings.wakeup_safety_poll_seconds
+        woken = self._woken or self._queued.wait(0)
+        if self._queue_empty and not woken and now - self._last_claim < safety:
+            return
+        self._woken = False
         self._last_claim = now
         lease = self._claim_next(now)
         self._queue_empty = lease is None
@@ -154,7 +166,14 @@ class Worker(JobWatch):
         if self._child is None:
             time.sleep(tick)
             return []
-        return self._child.receive(tick)
+        if self._active or self._ready is None or not self._queue_empty:
+            return self._child.receive(tick)
+        # Idle with a loaded model: the child has nothing to say, so block on the store's
+        # wake-ups instead of polling it (a stop is noticed within IDLE_WAIT_SECONDS).
+        received = self._child.receive(0)
+        if not received:
+            self._woken = self._queued.wait(IDLE_WAIT_SECONDS) or self._woken
+        return received
 
     def _handle(self, event: events.ChildEvent) -> None:
         match event:

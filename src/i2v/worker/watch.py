@@ -12,7 +12,7 @@ import time
 from i2v.config import Settings
 from i2v.errors import LeaseLost, StoreError
 from i2v.jobs import Stage
-from i2v.store import JobStore
+from i2v.store import JobStore, wakeups
 from i2v.worker import deadlines
 from i2v.worker.childcare import ChildCare
 from i2v.worker.core import WorkerOptions
@@ -34,6 +34,9 @@ class JobWatch(ChildCare):
     ) -> None:
         super().__init__(store, settings, options)
         self._last_gpu_sample = float("-inf")
+        feed = store.change_feed(settings.wakeup_safety_poll_seconds)
+        #: Cancel requests announced by the store, seen on the next turn of the loop.
+        self._cancels = feed.waiter([wakeups.CANCEL])
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -75,6 +78,7 @@ class JobWatch(ChildCare):
             self._child.send(CancelJob(job.id))
 
     def _report_progress(self) -> None:
+        self._check_cancels()
         now = time.monotonic()
         for job in list(self._active.values()):
             if now - job.reported_at < self.options.progress_seconds and not job.warnings_dirty:
@@ -100,6 +104,20 @@ class JobWatch(ChildCare):
                 continue
             job.warnings_dirty = False
             if cancel and job.cancel_sent_at is None:
+                self._cancel(job, None)
+
+    def _check_cancels(self) -> None:
+        """On a cancel notification, pass it to the child now, not at the next progress write."""
+        if not self._active or not self._cancels.wait(0):
+            return
+        for job in list(self._active.values()):
+            if job.cancel_sent_at is not None:
+                continue
+            try:
+                canceled = self.store.get(job.id).cancel_requested
+            except StoreError:
+                continue  # the next progress write carries the flag back anyway
+            if canceled:
                 self._cancel(job, None)
 
     def _abandon(self, job: ActiveJob) -> None:

@@ -1,0 +1,241 @@
+"""Wake-ups instead of polling: wait until the job table may have changed.
+
+One :class:`ChangeFeed` per process and database. On PostgreSQL it holds one
+``LISTEN`` connection in a thread (reconnecting after an outage, polling until
+then); on SQLite it asks ``PRAGMA data_version`` on a kept connection at an
+adaptive interval, which costs microseconds and sees commits from any process.
+Each consumer takes a :class:`Waiter` of its own, so no wake-up is missed
+between its last look and its next wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Collection
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+#: Topics, and the PostgreSQL channels they travel on.
+QUEUED = "queued"
+CANCEL = "cancel"
+CHANGED = "changed"
+TOPICS = (QUEUED, CANCEL, CHANGED)
+CHANNEL_PREFIX = "i2v_"
+
+#: SQLite: the change check runs this often just after a change, slowing to the maximum.
+SQLITE_MIN_CHECK_SECONDS = 0.005
+SQLITE_MAX_CHECK_SECONDS = 0.05
+#: PostgreSQL: while the listener is down, waiters poll this often.
+OUTAGE_POLL_SECONDS = 1.0
+RECONNECT_SECONDS = 0.5
+
+
+def channel(topic: str) -> str:
+    """The PostgreSQL channel of a topic."""
+    return CHANNEL_PREFIX + topic
+
+
+def notify(conn: sa.Connection, topic: str, job_id: str) -> None:
+    """Announce ``topic`` for a job inside the caller's transaction (delivered on commit)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_notify(:c, :p)"), {"c": channel(topic), "p": job_id})
+
+
+class Waiter:
+    """One consumer's view of a feed: wait for topics it has not yet seen."""
+
+    def __init__(self, feed: ChangeFeed, topics: Collection[str]) -> None:
+        self._feed = feed
+        self.topics = frozenset(topics)
+        self._seen = feed.generation()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until one of the topics changed or ``timeout`` passed; True if it changed."""
+        changed, self._seen = self._feed.wait_for(self.topics, self._seen, timeout)
+        return changed
+
+    async def wait_async(self, timeout: float) -> bool:
+        """:meth:`wait` without blocking the event loop."""
+        return await asyncio.to_thread(self.wait, timeout)
+
+
+class ChangeFeed:
+    """Generations per topic, bumped by notifications (PostgreSQL) or change checks (SQLite)."""
+
+    def __init__(self, engine: sa.Engine, *, safety_poll_seconds: float = 5.0) -> None:
+        self.safety_poll_seconds = safety_poll_seconds
+        self._cond = threading.Condition()
+        self._gen = dict.fromkeys(TOPICS, 0)
+        self._closed = False
+        self._backend: _Listener | _DataVersion
+        if engine.dialect.name == "postgresql":
+            self._backend = _Listener(self, engine)
+        else:
+            self._backend = _DataVersion(self, engine)
+
+    @property
+    def connected(self) -> bool:
+        """False while a PostgreSQL listener is down (waiters then poll)."""
+        return self._backend.connected
+
+    def waiter(self, topics: Collection[str] = TOPICS) -> Waiter:
+        """A new consumer of ``topics``."""
+        return Waiter(self, topics)
+
+    def generation(self) -> dict[str, int]:
+        """A copy of the current generation of every topic."""
+        with self._cond:
+            return dict(self._gen)
+
+    def bump(self, topics: Collection[str] = TOPICS) -> None:
+        """Mark topics changed and wake every waiter."""
+        with self._cond:
+            for topic in topics:
+                self._gen[topic] += 1
+            self._cond.notify_all()
+
+    def wait_for(
+        self, topics: frozenset[str], seen: dict[str, int], timeout: float
+    ) -> tuple[bool, dict[str, int]]:
+        """Wait until a topic's generation passes ``seen``; return (changed, generations now)."""
+        timeout = min(timeout, self.safety_poll_seconds)
+        deadline = time.monotonic() + timeout
+        polled = False
+        if isinstance(self._backend, _DataVersion):
+            self._backend.check_until(lambda: self._moved(topics, seen), deadline)
+        else:
+            with self._cond:
+                while not self._moved(topics, seen) and not self._closed:
+                    left = deadline - time.monotonic()
+                    if not self.connected:
+                        # No notifications while the listener is down: poll instead.
+                        left = min(left, OUTAGE_POLL_SECONDS)
+                        self._cond.wait(max(0.0, left))
+                        polled = True
+                        break
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+        now = self.generation()
+        return polled or self._moved(topics, seen, now), now
+
+    def _moved(
+        self, topics: frozenset[str], seen: dict[str, int], now: dict[str, int] | None = None
+    ) -> bool:
+        gen = now if now is not None else self._gen
+        return any(gen[t] != seen.get(t) for t in topics)
+
+    def close(self) -> None:
+        """Stop listening and release every waiter."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._backend.close()
+
+
+class _DataVersion:
+    """SQLite: ``PRAGMA data_version`` moves whenever another connection commits."""
+
+    connected = True
+
+    def __init__(self, feed: ChangeFeed, engine: sa.Engine) -> None:
+        self._feed = feed
+        self._lock = threading.Lock()
+        database = engine.url.database or ":memory:"
+        self._conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+        self._version = self._read()
+        self._interval = SQLITE_MIN_CHECK_SECONDS
+
+    def _read(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def check_until(self, done: object, deadline: float) -> None:
+        """Check for commits at an adaptive interval until ``done()`` or the deadline."""
+        assert callable(done)
+        while not done():
+            try:
+                version = self._read()
+            except sqlite3.Error:
+                version = self._version + 1  # a locked or busy file: let the caller look
+            if version != self._version:
+                self._version = version
+                self._interval = SQLITE_MIN_CHECK_SECONDS
+                self._feed.bump()
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, self._interval))
+            self._interval = min(SQLITE_MAX_CHECK_SECONDS, self._interval * 2)
+
+    def close(self) -> None:
+        """Close the kept connection."""
+        with self._lock:
+            self._conn.close()
+
+
+class _Listener:
+    """PostgreSQL: one LISTEN connection in a thread, reconnecting after an outage."""
+
+    def __init__(self, feed: ChangeFeed, engine: sa.Engine) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._feed = feed
+        url = engine.url.set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self.connected = False
+        self.reconnects = 0
+        self._conn: psycopg.Connection[object] | None = None
+        self._stop = threading.Event()
+        self._up = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="i2v-listen", daemon=True)
+        self._thread.start()
+        # Give the first connection a moment, so the first wait already hears notifications.
+        self._up.wait(5.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except Exception as exc:  # any outage: poll, then reconnect
+                if self._stop.is_set():
+                    return
+                if self.connected:
+                    log.warning(
+                        "change feed: lost the listening connection (%s)", type(exc).__name__
+                    )
+                self.connected = False
+                # Waiters fall back to polling; tell them to look now.
+                self._feed.bump()
+                self._stop.wait(RECONNECT_SECONDS)
+
+    def _listen(self) -> None:
+        conn = self._psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
+        self._conn = conn
+        try:
+            for topic in TOPICS:
+                conn.execute(f"LISTEN {channel(topic)}")
+            self.reconnects += int(self._up.is_set())
+            self.connected = True
+            self._up.set()
+            # Anything sent while we were away is lost: let every waiter look once.
+            self._feed.bump()
+            while not self._stop.is_set():
+                for note in conn.notifies(timeout=1.0):
+                    self._feed.bump([note.channel.removeprefix(CHANNEL_PREFIX)])
+        finally:
+            self.connected = False
+            conn.close()
+
+    def close(self) -> None:
+        """Stop the thread and close the connection."""
+        self._stop.set()
+        self._thread.join(timeout=3.0)

@@ -1,0 +1,144 @@
+"""Wake-ups: waiters wake on commits (SQLite) and notifications (PostgreSQL), and survive outages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import fake_engines
+from i2v.jobs import JobSpec, JobStatus
+from i2v.store import JobStore, open_store_url, wakeups
+from private_postgres import postgres_bin_dir, private_postgres
+from worker_harness import PHOTO, fast_settings, status_is, submit, wait_for, worker_thread
+
+SUBMIT_FROM_ANOTHER_PROCESS = (
+    "import sys; from i2v.jobs import JobSpec; from i2v.store import open_store_url; "
+    "open_store_url(sys.argv[1]).submit(JobSpec(seed=1), sys.argv[2].encode())"
+)
+
+
+def open_url(url: str) -> Iterator[JobStore]:
+    store = open_store_url(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[JobStore]:
+    yield from open_url(postgres_url)
+
+
+def psql_url(store_url: str) -> str:
+    return store_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_a_sqlite_waiter_wakes_on_a_submit_from_another_process(sqlite_url: str) -> None:
+    [store] = open_url(sqlite_url)
+    waiter = store.change_feed(safety_poll_seconds=30).waiter([wakeups.QUEUED])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", SUBMIT_FROM_ANOTHER_PROCESS, sqlite_url, "photo"], env=env
+    )
+    started = time.monotonic()
+    woke = waiter.wait(30)
+    assert child.wait(30) == 0
+    assert woke
+    assert time.monotonic() - started < 20
+    assert store.count_jobs(statuses=[JobStatus.QUEUED]) == 1
+
+
+def test_a_sqlite_waiter_with_nothing_to_see_times_out_quietly(sqlite_url: str) -> None:
+    [store] = open_url(sqlite_url)
+    waiter = store.change_feed().waiter()
+    started = time.monotonic()
+    assert not waiter.wait(0.3)
+    assert time.monotonic() - started >= 0.25
+
+
+def test_a_postgres_waiter_wakes_on_a_submit_and_on_a_cancel(pg_store: JobStore) -> None:
+    feed = pg_store.change_feed(safety_poll_seconds=30)
+    queued, canceled = feed.waiter([wakeups.QUEUED]), feed.waiter([wakeups.CANCEL])
+    job = pg_store.submit(JobSpec(seed=1), PHOTO)
+    started = time.monotonic()
+    assert queued.wait(10)
+    assert time.monotonic() - started < 5
+    assert not canceled.wait(0)
+    pg_store.request_cancel(job.id)
+    assert canceled.wait(10)
+
+
+def kill_listener(store_url: str) -> int:
+    """Terminate this database's LISTEN connection; return how many were killed."""
+    with psycopg.connect(psql_url(store_url), autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%%'"
+        ).fetchall()
+    return len(rows)
+
+
+def test_a_lost_listener_delays_a_wakeup_by_at_most_the_safety_poll(
+    postgres_url: str, pg_store: JobStore
+) -> None:
+    safety = 2.0
+    feed = pg_store.change_feed(safety_poll_seconds=safety)
+    waiter = feed.waiter([wakeups.QUEUED])
+    assert feed.connected
+    assert kill_listener(postgres_url) == 1
+    pg_store.submit(JobSpec(seed=1), PHOTO)  # its notification may be lost
+    started = time.monotonic()
+    assert waiter.wait(60)
+    assert time.monotonic() - started <= safety + 0.5
+    wait_for(lambda: feed.connected, 30, "the listener to reconnect")
+
+
+@pytest.mark.skipif(postgres_bin_dir() is None, reason="needs PostgreSQL's server binaries")
+def test_a_postgres_restart_reconnects_the_listener(tmp_path: Path) -> None:
+    with private_postgres() as server:
+        [store] = open_url(server.url)
+        feed = store.change_feed(safety_poll_seconds=30)
+        waiter = feed.waiter([wakeups.QUEUED])
+        server.restart(down_seconds=2.0)
+        wait_for(lambda: feed.connected, 60, "the listener to reconnect")
+        waiter.wait(0)  # forget the wake-up the reconnect itself gives
+        wait_for(lambda: _submitted(store), 30, "a submit after the restart")
+        started = time.monotonic()
+        assert waiter.wait(30)
+        assert time.monotonic() - started < 5  # a notification, not the 30 s safety poll
+        store.close()
+
+
+def _submitted(store: JobStore) -> bool:
+    try:
+        store.submit(JobSpec(seed=1), PHOTO)
+    except Exception:  # the pool may still hold connections from before the restart
+        return False
+    return True
+
+
+def test_cancel_reaches_a_running_job_within_one_step_by_notification(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    step = 0.3
+    settings = fast_settings(tmp_path)
+    fake_engines.configure(tmp_path, steps=60, step_seconds=step)
+    [store] = open_url(postgres_url)
+    [job_id] = submit(store)
+    # Progress writes (which also carry the flag) are 60 s apart: only the notification can.
+    with worker_thread(store, settings, max_jobs=1, progress_seconds=60):
+        wait_for(lambda: len(fake_engines.step_times(tmp_path)) >= 2, 30, "two steps")
+        store.request_cancel(job_id)
+        asked = time.time()
+        job = wait_for(status_is(store, job_id, "canceled", "failed", "succeeded"), 20, "cancel")
+    assert job.status is JobStatus.CANCELED
+    assert len([t for t in fake_engines.step_times(tmp_path) if t > asked]) <= 2
+    store.close()

@@ -18,11 +18,12 @@ import anyio.to_thread
 
 from i2v.errors import StoreError
 from i2v.jobs import JobStatus
-from i2v.store import JobStore
+from i2v.store import JobStore, wakeups
+from i2v.store.wakeups import CHANGED, QUEUED
 
 log = logging.getLogger(__name__)
 
-#: How often the store is polled while any stream is open; bounds event latency.
+#: Least time between two reads of the store while any stream is open (reads wait for wake-ups).
 POLL_SECONDS = 0.25
 #: A write stamps updated_at before it waits for the database lock and commits, and hosts'
 #: clocks differ a little, so each poll looks this far behind the newest change it saw.
@@ -90,6 +91,7 @@ class ChangeFeed:
                 await task
 
     async def _run(self) -> None:
+        changes = await wakeups.open_waiter(self.store.change_feed, [QUEUED, CHANGED])
         while self._subs:
             try:
                 moved, queue_moved = await anyio.to_thread.run_sync(self._poll)
@@ -99,7 +101,9 @@ class ChangeFeed:
             for sub in list(self._subs):
                 if sub.job_id in moved or (queue_moved and sub.queued):
                     sub.changed.set()
+            # Wake on the store's notifications; poll_seconds only spaces the reads.
             await asyncio.sleep(self.poll_seconds)
+            await changes.wait_async(changes.safety_poll_seconds)
         self._watermark = None
         self._seen.clear()
 

@@ -31,7 +31,7 @@ from i2v.bot.pacing import Pacer
 from i2v.bot.status import status_text
 from i2v.errors import StoreError
 from i2v.jobs import Job, JobStatus
-from i2v.store import JobStore
+from i2v.store import JobStore, wakeups
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,35 @@ class Notifier:
     async def run(self) -> None:
         """Pass over the store until :meth:`stop` is called."""
         log.info("notifier started")
+        changes = await wakeups.open_waiter(self.store.change_feed, [wakeups.CHANGED])
         while not self._stop.is_set():
             try:
                 await self.run_once()
             except StoreError as exc:
                 # The database being away for a moment must not end the bot.
                 log.warning("notifier: cannot read the store: %s", exc)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.options.poll_seconds)
+            await self._wait_for_change(changes)
         for task in list(self._uploads.values()):
             task.cancel()
         await asyncio.gather(*self._uploads.values(), return_exceptions=True)
         log.info("notifier stopped")
+
+    async def _wait_for_change(self, changes: wakeups.Waiter) -> None:
+        """Sleep until a job changes or stop is asked; uploads in flight keep the old pace."""
+        busy = bool(self._uploads or self._retry_upload_at)
+        timeout = self.options.poll_seconds if busy else changes.safety_poll_seconds
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self.options.poll_seconds)
+            return
+        if busy or self._stop.is_set():
+            return
+        waits = {
+            asyncio.ensure_future(changes.wait_async(timeout)),
+            asyncio.ensure_future(self._stop.wait()),
+        }
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
 
     def stop(self) -> None:
         """Ask the loop to end after the current pass."""

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import sqlalchemy as sa
 
@@ -34,6 +34,11 @@ SQLITE_MAX_CHECK_SECONDS = 0.05
 #: PostgreSQL: while the listener is down, waiters poll this often.
 OUTAGE_POLL_SECONDS = 1.0
 RECONNECT_SECONDS = 0.5
+
+
+async def open_waiter(store_feed: Callable[[], ChangeFeed], topics: Collection[str]) -> Waiter:
+    """A waiter from an event loop (opening a PostgreSQL listener blocks for a moment)."""
+    return (await asyncio.to_thread(store_feed)).waiter(topics)
 
 
 def channel(topic: str) -> str:
@@ -55,14 +60,26 @@ class Waiter:
         self.topics = frozenset(topics)
         self._seen = feed.generation()
 
+    @property
+    def safety_poll_seconds(self) -> float:
+        """The longest any wait lasts, so a lost notification costs no more."""
+        return self._feed.safety_poll_seconds
+
     def wait(self, timeout: float) -> bool:
         """Block until one of the topics changed or ``timeout`` passed; True if it changed."""
         changed, self._seen = self._feed.wait_for(self.topics, self._seen, timeout)
         return changed
 
     async def wait_async(self, timeout: float) -> bool:
-        """:meth:`wait` without blocking the event loop."""
-        return await asyncio.to_thread(self.wait, timeout)
+        """:meth:`wait` without blocking the event loop (cancellable within a second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            # Short waits in the thread, so a cancelled wait frees its thread soon.
+            if await asyncio.to_thread(self.wait, max(0.0, min(left, 1.0))):
+                return True
+            if left <= 1.0:
+                return False
 
 
 class ChangeFeed:

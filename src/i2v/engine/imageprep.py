@@ -118,7 +118,9 @@ def fit_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     )
 
 
-def cover_box(source: tuple[int, int], target: tuple[int, int]) -> tuple[float, ...]:
+def cover_box(
+    source: tuple[int, int], target: tuple[int, int]
+) -> tuple[float, float, float, float]:
     """Return the centred crop box of ``source`` with ``target``'s aspect, inside the source."""
     (src_w, src_h), (target_w, target_h) = source, target
     scale = max(target_w / src_w, target_h / src_h)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from i2v.errors import ErrorCode, JobNotFound, LeaseLost
-from i2v.jobs import JobSpec, JobStatus, Stage, WorkerInfo, WorkerState
+from i2v.errors import ErrorCode, InputError, JobNotFound, LeaseLost
+from i2v.jobs import MAX_PRIORITY, JobSpec, JobStatus, Stage, WorkerInfo, WorkerState
 from i2v.store import JobStore
 
 
@@ -26,6 +26,17 @@ def test_the_same_dedupe_key_twice_gives_the_same_job(store: JobStore) -> None:
     assert second.id == first.id
     assert second.spec.prompt == ""
     assert store.count_jobs() == 1
+
+
+def test_priorities_both_databases_store_are_accepted_and_others_refused(
+    store: JobStore,
+) -> None:
+    for edge in (-MAX_PRIORITY, MAX_PRIORITY):
+        assert store.submit(JobSpec(priority=edge), b"photo").spec.priority == edge
+    for beyond in (MAX_PRIORITY + 1, 2**31, 99999999999999999999):
+        with pytest.raises(InputError, match=r"priority .* out of range"):
+            store.submit(JobSpec(priority=beyond), b"photo")
+    assert store.count_jobs() == 2
 
 
 def test_claim_takes_higher_priority_first_then_oldest(store: JobStore) -> None:

@@ -10,7 +10,6 @@ import pytest
 
 from i2v.cli.app import main
 
-
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 

@@ -43,6 +43,21 @@ def test_submit_prints_id_status_and_queue_position_as_json(
     assert json.loads(out)["queue_position"] == 2
 
 
+@pytest.mark.parametrize("priority", ["99999999999999999999", "1001", "-1001"])
+def test_submit_refuses_a_priority_out_of_range_in_one_line(
+    env: Path, capsys: pytest.CaptureFixture[str], priority: str
+) -> None:
+    code, out, err = run(capsys, "submit", str(DATA / "coffee.png"), "--priority", priority)
+    assert code == 2 and out == ""
+    said = " ".join(err.split())
+    assert "--priority" in said and "1000" in said
+    assert "Traceback" not in err
+    assert (
+        not (env / "i2v.db").exists()
+        or open_store_url(f"sqlite:///{env / 'i2v.db'}").count_jobs() == 0
+    )
+
+
 def test_job_shows_status_stage_progress_eta_and_output(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

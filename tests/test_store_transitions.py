@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from i2v.errors import ErrorCode, JobNotFound, LeaseLost
-from i2v.jobs import JobSpec, JobStatus, Stage, WorkerInfo, WorkerState
+from i2v.errors import ErrorCode, InputError, JobNotFound, LeaseLost
+from i2v.jobs import MAX_PRIORITY, JobSpec, JobStatus, Stage, WorkerInfo, WorkerState
 from i2v.store import JobStore
 
 
@@ -26,6 +26,17 @@ def test_the_same_dedupe_key_twice_gives_the_same_job(store: JobStore) -> None:
     assert second.id == first.id
     assert second.spec.prompt == ""
     assert store.count_jobs() == 1
+
+
+def test_priorities_both_databases_store_are_accepted_and_others_refused(
+    store: JobStore,
+) -> None:
+    for edge in (-MAX_PRIORITY, MAX_PRIORITY):
+        assert store.submit(JobSpec(priority=edge), b"photo").spec.priority == edge
+    for beyond in (MAX_PRIORITY + 1, 2**31, 99999999999999999999):
+        with pytest.raises(InputError, match=r"priority .* out of range"):
+            store.submit(JobSpec(priority=beyond), b"photo")
+    assert store.count_jobs() == 2
 
 
 def test_claim_takes_higher_priority_first_then_oldest(store: JobStore) -> None:
@@ -268,3 +279,29 @@ def test_succeed_can_record_the_jobs_warnings(store: JobStore) -> None:
     assert lease is not None
     done = store.succeed(job.id, lease.token, result={}, video=b"v", warnings=["upscaled"])
     assert done.warnings == ("upscaled",)
+
+
+def test_a_requeued_job_starts_over_and_a_finished_one_has_no_stage(store: JobStore) -> None:
+    job = store.submit(JobSpec(), b"p", content_type="image/png")
+    lease = store.claim("w")
+    assert lease is not None
+    store.report_progress(job.id, lease.token, stage=Stage.GENERATING, progress=0.32, eta_seconds=9)
+    again = store.release(job.id, lease.token, error=(ErrorCode.STALLED, "it stalled"))
+    assert (again.status, again.progress, again.stage) == (JobStatus.QUEUED, 0.0, None)
+    lease = store.claim("w")
+    assert lease is not None
+    store.report_progress(job.id, lease.token, stage=Stage.ENCODING, progress=0.9, eta_seconds=1)
+    done = store.succeed(job.id, lease.token, result={}, video=b"mp4")
+    assert done.stage is None and done.progress == 1.0
+
+
+def test_a_job_that_succeeds_on_a_retry_shows_no_earlier_error(store: JobStore) -> None:
+    job = store.submit(JobSpec(), b"p")
+    lease = store.claim("w")
+    assert lease is not None
+    retried = store.release(job.id, lease.token, error=(ErrorCode.STALLED, "it stalled"))
+    assert retried.error_code is ErrorCode.STALLED
+    lease = store.claim("w")
+    assert lease is not None
+    done = store.succeed(job.id, lease.token, result={}, video=b"mp4")
+    assert (done.error_code, done.error_message) == (None, None)

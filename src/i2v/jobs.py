@@ -26,6 +26,11 @@ def new_job_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
 
 
+#: Priorities run from -MAX_PRIORITY to MAX_PRIORITY: well inside PostgreSQL's 32-bit
+#: INTEGER, which refuses what SQLite's 64-bit one would take.
+MAX_PRIORITY = 1000
+
+
 class JobStatus(str, enum.Enum):
     """Where a job is in its life; only the store changes it."""
 

@@ -15,13 +15,12 @@ from i2v.api.security import Guard
 from i2v.config import VideoConfig
 from i2v.errors import InputError
 from i2v.intake import check_photo
-from i2v.jobs import JobSpec, JobStatus, Resolution
+from i2v.jobs import MAX_PRIORITY, JobSpec, JobStatus, Resolution
 from i2v.store import JobStore
 
 #: Job ids are short lowercase words; anything else cannot name a job, so it never reaches SQL.
 JOB_ID = re.compile(r"[0-9a-z]{1,16}")
 ENGINES = ("auto", "kenburns", "diffusers")
-MAX_PRIORITY = 1000
 #: Idempotency keys are namespaced so they never collide with another front end's dedupe keys.
 IDEMPOTENCY_PREFIX = "api:"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

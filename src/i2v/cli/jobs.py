@@ -25,7 +25,7 @@ from i2v.cli.options import (
 )
 from i2v.cli.render import describe_job, describe_wait, job_table
 from i2v.errors import InputError, MediaNotFound
-from i2v.jobs import JobStatus, Resolution
+from i2v.jobs import MAX_PRIORITY, JobStatus, Resolution
 from i2v.store import THUMBNAIL, VIDEO
 
 
@@ -42,7 +42,9 @@ def submit(
     seed: int | None = SeedOption,
     engine: str | None = EngineOption,
     model: str | None = ModelOption,
-    priority: int = typer.Option(0, "--priority", help="Higher runs first."),
+    priority: int = typer.Option(
+        0, "--priority", min=-MAX_PRIORITY, max=MAX_PRIORITY, help="Higher runs first."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Queue a photo for a worker and return at once."""

@@ -311,6 +311,15 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        # pydantic-settings opens ./.env itself; a file we may not read is a setup mistake.
+        if isinstance(exc, UnicodeDecodeError):
+            why, fix = "it is not UTF-8 text", "save it as UTF-8"
+        else:
+            why, fix = (exc.strerror or "unreadable").lower(), "fix its permissions"
+        raise ConfigError(
+            f"cannot read the settings file {Path('.env').absolute()} ({why}); {fix} or remove it"
+        ) from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -110,14 +110,25 @@ def fit_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     scale = max(target_w / image.width, target_h / image.height)
     # The crop box is computed in source pixels, so resize() resamples once (Lanczos)
     # straight from the photo to the target: no second pass, no half-pixel drift.
-    box_w, box_h = target_w / scale, target_h / scale
-    left, top = (image.width - box_w) / 2, (image.height - box_h) / 2
     return image.resize(
         (target_w, target_h),
         Image.Resampling.LANCZOS,
-        box=(left, top, left + box_w, top + box_h),
+        box=cover_box(image.size, size),
         reducing_gap=3.0 if scale < 1 / 3 else None,
     )
+
+
+def cover_box(
+    source: tuple[int, int], target: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """Return the centred crop box of ``source`` with ``target``'s aspect, inside the source."""
+    (src_w, src_h), (target_w, target_h) = source, target
+    scale = max(target_w / src_w, target_h / src_h)
+    # target / (target / src) can come back a hair above src (1033 / (1033 / 1000) is
+    # 1000.0000000000001), which Pillow rejects as a negative offset: clamp to the picture.
+    box_w, box_h = min(src_w, target_w / scale), min(src_h, target_h / scale)
+    left, top = max(0.0, (src_w - box_w) / 2), max(0.0, (src_h - box_h) / 2)
+    return (left, top, min(src_w, left + box_w), min(src_h, top + box_h))
 
 
 def prepare_photo(

@@ -84,7 +84,9 @@ def box_at(move: Move, u: float, size: tuple[int, int]) -> Box:
     # An offset of +-1 puts the box against an edge, so it never leaves the picture.
     cx = src_w / 2 + ox * (src_w - box_w) / 2
     cy = src_h / 2 + oy * (src_h - box_h) / 2
-    return (cx - box_w / 2, cy - box_h / 2, cx + box_w / 2, cy + box_h / 2)
+    # Against an edge, rounding can land a hair outside it, which Pillow refuses: clamp.
+    left, top = max(0.0, cx - box_w / 2), max(0.0, cy - box_h / 2)
+    return (left, top, min(src_w, left + box_w), min(src_h, top + box_h))
 
 
 def camera_boxes(move: Move, frames: int, size: tuple[int, int]) -> list[Box]:

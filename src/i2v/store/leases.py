@@ -174,6 +174,9 @@ class Leases(Submissions):
                 JobStatus.SUCCEEDED,
                 result=dict(result),
                 progress=1.0,
+                # An earlier attempt's error is history once a later one succeeds.
+                error_code=None,
+                error_message=None,
                 **extra,
             )
             write_media(conn, job_id, VIDEO, video, "video/mp4", now)
@@ -231,11 +234,10 @@ class Leases(Submissions):
                     J.update()
                     .where(*self._held(job_id, lease))
                     .values(
-                        status=_QUEUED,
                         attempts=attempts,
                         error_code=None if error is None else error[0].value,
                         error_message=None if error is None else error[1],
-                        **self._unleased(now),
+                        **self._requeued(now),
                     )
                 )
                 wakeups.notify(conn, wakeups.QUEUED, job_id)
@@ -255,10 +257,9 @@ class Leases(Submissions):
                         expired, J.c.attempts < J.c.max_attempts, J.c.cancel_requested.is_(False)
                     )
                     .values(
-                        status=_QUEUED,
                         error_code=ErrorCode.WORKER_LOST.value,
                         error_message=message,
-                        **self._unleased(now),
+                        **self._requeued(now),
                     )
                     .returning(J.c.id)
                 )
@@ -320,6 +321,11 @@ class Leases(Submissions):
         return (J.c.id == job_id, J.c.lease_token == lease, J.c.status == _RUNNING)
 
     @staticmethod
+    def _requeued(now: float) -> dict[str, Any]:
+        # A job back in the queue starts over, so it must not read "32 %" while it waits.
+        return {"status": _QUEUED, "progress": 0.0, **Leases._unleased(now)}
+
+    @staticmethod
     def _unleased(now: float) -> dict[str, Any]:
         return {
             "worker_id": None,
@@ -341,6 +347,7 @@ class Leases(Submissions):
                 finished_at=now,
                 updated_at=now,
                 lease_expires_at=None,
+                stage=None,
                 **values,
             )
         ).rowcount

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from i2v.errors import JobNotFound
-from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, new_job_id
+from i2v.errors import InputError, JobNotFound
+from i2v.jobs import MAX_PRIORITY, Job, JobSpec, JobStatus, QueuePosition, new_job_id
 from i2v.store import schema, wakeups
 from i2v.store.database import upsert_insert
 from i2v.store.media import PHOTO, write_media
@@ -33,6 +33,11 @@ class Submissions(_Base):
 
     def submit(self, spec: JobSpec, photo: bytes, *, content_type: str = "image/jpeg") -> Job:
         """Queue a job with its photo; the same ``dedupe_key`` twice returns the first job."""
+        if not -MAX_PRIORITY <= spec.priority <= MAX_PRIORITY:
+            raise InputError(
+                f"priority {spec.priority} is out of range; "
+                f"use a whole number from {-MAX_PRIORITY} to {MAX_PRIORITY}"
+            )
         now = self._clock()
         job_id = new_job_id()
         values = {

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
 
-from i2v.cli.app import app
+from i2v.cli.app import command_group
 from i2v.config import Settings
 from i2v.config.reference import markdown_table
 
@@ -48,9 +47,7 @@ def test_every_i2v_setting_the_readme_mentions_exists() -> None:
 
 
 def _commands() -> set[str]:
-    group = typer.main.get_command(app)
-    assert hasattr(group, "commands")
-    return set(group.commands)
+    return set(command_group().commands)
 
 
 def test_every_i2v_command_the_readme_shows_exists_and_every_command_is_shown() -> None:

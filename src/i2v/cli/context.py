@@ -6,12 +6,14 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from i2v.config import Settings, VideoConfig, load_settings
-from i2v.store import JobStore, open_store
+if TYPE_CHECKING:
+    # Imported where used, so `i2v --help` starts without pydantic or SQLAlchemy.
+    from i2v.config import Settings, VideoConfig
+    from i2v.store import JobStore
 
 
 @dataclass
@@ -26,6 +28,8 @@ class CliContext:
     def settings(self) -> Settings:
         """The effective settings (raises ConfigError with one readable line if bad)."""
         if self._settings is None:
+            from i2v.config import load_settings
+
             self._settings = load_settings(**self.overrides)
             configure_logging(self._settings.log_level)
         return self._settings
@@ -33,12 +37,16 @@ class CliContext:
     @property
     def video(self) -> VideoConfig:
         """The video defaults and limits."""
+        from i2v.config import VideoConfig
+
         return VideoConfig.from_settings(self.settings)
 
     @property
     def store(self) -> JobStore:
         """The job store, opened (and migrated) on first use."""
         if self._store is None:
+            from i2v.store import open_store
+
             self._store = open_store(self.settings)
         return self._store
 

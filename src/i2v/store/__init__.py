@@ -12,6 +12,7 @@ from i2v.config import Settings
 from i2v.config.settings import mask_url
 from i2v.errors import SchemaError
 from i2v.store import migrations
+from i2v.store.blobs import DatabaseChunks, MediaBlobs
 from i2v.store.database import create_db_engine, translated_errors
 from i2v.store.jobstore import JobStore, Lease
 from i2v.store.media import PHOTO, THUMBNAIL, VIDEO, MediaInfo
@@ -23,8 +24,10 @@ __all__ = [
     "THUMBNAIL",
     "TOTAL",
     "VIDEO",
+    "DatabaseChunks",
     "JobStore",
     "Lease",
+    "MediaBlobs",
     "MediaInfo",
     "Timing",
     "mask_url",
@@ -54,8 +57,13 @@ def open_store_url(
     max_attempts: int = 3,
     eta_prior_seconds: float = 120.0,
     clock: Callable[[], float] = time.time,
+    media_blobs: MediaBlobs | None = None,
 ) -> JobStore:
-    """Open a store at ``url``; raise StoreError if unreachable, SchemaError if not migrated."""
+    """Open a store at ``url``; raise StoreError if unreachable, SchemaError if not migrated.
+
+    ``media_blobs`` is where photos and videos keep their bytes; by default, chunks in
+    the same database.
+    """
     engine = create_db_engine(url)
     with translated_errors(url):
         if migrate:
@@ -75,6 +83,7 @@ def open_store_url(
         max_attempts=max_attempts,
         eta_prior_seconds=eta_prior_seconds,
         clock=clock,
+        media_blobs=media_blobs,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
+from i2v.store.blobs import BLOBS_OPTION, DatabaseChunks, MediaBlobs
 from i2v.store.database import READONLY, translated_errors
 from i2v.store.wakeups import ChangeFeed
 
@@ -24,8 +25,12 @@ class StoreBase:
         max_attempts: int = 3,
         eta_prior_seconds: float = 120.0,
         clock: Callable[[], float] = time.time,
+        media_blobs: MediaBlobs | None = None,
     ) -> None:
-        self._engine = engine
+        #: Where photos and videos keep their bytes (database chunks unless told otherwise).
+        self.media_blobs: MediaBlobs = media_blobs or DatabaseChunks()
+        # Every connection carries it, so writes inside a transition find it.
+        self._engine = engine.execution_options(**{BLOBS_OPTION: self.media_blobs})
         self._url = engine.url.render_as_string(hide_password=True)
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts

@@ -69,6 +69,9 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         # writer takes the write lock at BEGIN and can never deadlock upgrading a read lock.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # Only takes effect before the first table exists: new files can then give the
+        # space of purged videos back (blobs.shrink_sqlite converts older files once).
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +19,18 @@ import sqlalchemy as sa
 
 from i2v.errors import MediaNotFound
 from i2v.store import schema
+from i2v.store.blobs import BLOBS_OPTION, CHUNK_BYTES, DatabaseChunks, MediaBlobs
+from i2v.store.database import translated_errors
 
 if TYPE_CHECKING:
     from i2v.store.base import StoreBase
 else:
     StoreBase = object
 
-CHUNK_BYTES = 1024 * 1024
+__all__ = ["CHUNK_BYTES", "MediaInfo", "MediaStore", "write_media"]
+
+#: The bytes' home when a connection does not name one (a store always names its own).
+DEFAULT_BLOBS = DatabaseChunks()
 
 #: Kinds of media a job can have.
 PHOTO = "photo"
@@ -46,21 +51,46 @@ class MediaInfo:
     sha256: str
 
 
-def _chunks_of(data: bytes | Path) -> Iterator[bytes]:
+def _pieces_of(data: bytes | Path, size: int) -> Iterator[bytes]:
     if isinstance(data, bytes):
-        for start in range(0, len(data), CHUNK_BYTES):
-            yield data[start : start + CHUNK_BYTES]
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
         return
     with data.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            yield chunk
+        while piece := handle.read(size):
+            yield piece
+
+
+def blobs_of(conn: sa.Connection) -> MediaBlobs:
+    """The MediaBlobs of the store this connection belongs to."""
+    blobs: MediaBlobs = conn.get_execution_options().get(BLOBS_OPTION, DEFAULT_BLOBS)
+    return blobs
+
+
+class _Counted:
+    """Pieces passed through while their size and sha256 are taken."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self._pieces = pieces
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._pieces:
+            self.digest.update(piece)
+            self.size += len(piece)
+            yield piece
 
 
 def write_media(
     conn: sa.Connection, job_id: str, kind: str, data: bytes | Path, content_type: str, now: float
 ) -> MediaInfo:
     """Store ``data`` as the job's ``kind`` inside the caller's transaction, replacing any old copy."""
-    conn.execute(schema.media.delete().where(_which(job_id, kind)))
+    blobs = blobs_of(conn)
+    old = conn.execute(sa.select(schema.media.c.id).where(_which(job_id, kind))).scalars().all()
+    if old:
+        blobs.delete(conn, old)
+        conn.execute(schema.media.delete().where(schema.media.c.id.in_(old)))
     media_id = conn.execute(
         schema.media.insert()
         .values(
@@ -68,18 +98,14 @@ def write_media(
         )
         .returning(schema.media.c.id)
     ).scalar_one()
-    digest = hashlib.sha256()
-    size = 0
-    for seq, chunk in enumerate(_chunks_of(data)):
-        digest.update(chunk)
-        size += len(chunk)
-        conn.execute(schema.media_chunks.insert().values(media_id=media_id, seq=seq, data=chunk))
+    counted = _Counted(_pieces_of(data, blobs.piece_bytes))
+    blobs.write(conn, media_id, counted)
     conn.execute(
         schema.media.update()
         .where(schema.media.c.id == media_id)
-        .values(size=size, sha256=digest.hexdigest())
+        .values(size=counted.size, sha256=counted.digest.hexdigest())
     )
-    return MediaInfo(job_id, kind, content_type, size, digest.hexdigest())
+    return MediaInfo(job_id, kind, content_type, counted.size, counted.digest.hexdigest())
 
 
 def _which(job_id: str, kind: str) -> sa.ColumnElement[bool]:
@@ -106,13 +132,17 @@ class MediaStore(StoreBase):
 
     def media_info(self, job_id: str, kind: str) -> MediaInfo:
         """Return the size and type of a stored file; MediaNotFound if there is none."""
+        return self._media_row(job_id, kind)[1]
+
+    def _media_row(self, job_id: str, kind: str) -> tuple[int, MediaInfo]:
         with self._read() as conn:
             row = (
                 conn.execute(sa.select(schema.media).where(_which(job_id, kind))).mappings().first()
             )
         if row is None:
             raise MediaNotFound(f"job {job_id} has no {kind}")
-        return MediaInfo(job_id, kind, row["content_type"], int(row["size"]), row["sha256"])
+        info = MediaInfo(job_id, kind, row["content_type"], int(row["size"]), row["sha256"])
+        return int(row["id"]), info
 
     def read_media(self, job_id: str, kind: str) -> bytes:
         """Return a whole stored file."""
@@ -121,24 +151,20 @@ class MediaStore(StoreBase):
     def iter_media(
         self, job_id: str, kind: str, start: int = 0, stop: int | None = None
     ) -> Iterator[bytes]:
-        """Yield the bytes ``[start, stop)`` of a stored file, a chunk at a time."""
-        info = self.media_info(job_id, kind)
+        """Yield the bytes ``[start, stop)`` of a stored file, a piece at a time."""
+        media_id, info = self._media_row(job_id, kind)
         stop = info.size if stop is None else min(stop, info.size)
         if start >= stop:
             return
-        first, last = start // CHUNK_BYTES, (stop - 1) // CHUNK_BYTES
-        chunks = schema.media_chunks
-        for seq in range(first, last + 1):
+        size = self.media_blobs.piece_bytes
+        for piece in range(start // size, (stop - 1) // size + 1):
+            # One short read per piece: a slow client never holds a transaction open.
             with self._read() as conn:
-                data = conn.execute(
-                    sa.select(chunks.c.data)
-                    .join(schema.media, schema.media.c.id == chunks.c.media_id)
-                    .where(_which(job_id, kind), chunks.c.seq == seq)
-                ).scalar()
+                data = self.media_blobs.read(conn, media_id, piece)
             if data is None:
                 raise MediaNotFound(f"job {job_id} {kind} was removed while being read")
-            offset = seq * CHUNK_BYTES
-            yield bytes(data)[max(0, start - offset) : stop - offset]
+            offset = piece * size
+            yield data[max(0, start - offset) : stop - offset]
 
     def save_media(self, job_id: str, kind: str, path: Path) -> MediaInfo:
         """Write a stored file to ``path`` atomically (a partial file never appears)."""
@@ -158,7 +184,10 @@ class MediaStore(StoreBase):
         return info
 
     def purge_results(self, older_than_seconds: float) -> int:
-        """Delete videos and thumbnails of jobs finished longer ago than this; return how many."""
+        """Delete videos and thumbnails of jobs finished longer ago than this; return how many.
+
+        The space comes back: a SQLite file shrinks, PostgreSQL reuses the pages.
+        """
         cutoff = self._clock() - older_than_seconds
         old_jobs = sa.select(schema.jobs.c.id).where(
             schema.jobs.c.finished_at.is_not(None), schema.jobs.c.finished_at < cutoff
@@ -174,6 +203,9 @@ class MediaStore(StoreBase):
                 .all()
             )
             if ids:
-                # Chunks go with them: ON DELETE CASCADE (SQLite runs with foreign_keys on).
+                self.media_blobs.delete(conn, ids)
                 conn.execute(schema.media.delete().where(schema.media.c.id.in_(ids)))
+        if ids:
+            with translated_errors(self.url):
+                self.media_blobs.reclaim(self._engine)
         return len(ids)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from i2v.config import VideoConfig
 from i2v.errors import InputError
-from i2v.intake import PhotoInfo, check_photo
 from i2v.jobs import JobSpec, Resolution
+
+if TYPE_CHECKING:
+    # Pillow is imported only by commands that read a photo, not by `i2v jobs`.
+    from i2v.intake import PhotoInfo
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 def read_photo(path: Path, video: VideoConfig) -> tuple[bytes, PhotoInfo]:
     """Read and check a photo file; raise InputError with a clear reason if unusable."""
+    from i2v.intake import check_photo
+
     try:
         data = path.read_bytes()
     except FileNotFoundError:

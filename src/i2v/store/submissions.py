@@ -27,6 +27,31 @@ J = schema.jobs
 _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
 
+# The statements behind get_with_position (every GET of a job), built once: building an
+# aliased subquery costs more CPU than SQLite takes to run it.
+_JOB_AND_LIVE_WORKERS = sa.select(
+    J,
+    sa.select(sa.func.count())
+    .select_from(schema.workers)
+    .where(schema.workers.c.heartbeat_at >= sa.bindparam("live_since"))
+    .scalar_subquery()
+    .label("live_workers"),
+).where(J.c.id == sa.bindparam("job_id"))
+_RUNNING_JOBS = J.alias("running")
+_AHEAD_AND_RUNNING = sa.select(
+    sa.func.count(),
+    sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0),
+    sa.select(sa.func.coalesce(sa.func.sum(_RUNNING_JOBS.c.eta_seconds), 0.0))
+    .where(_RUNNING_JOBS.c.status == _RUNNING)
+    .scalar_subquery(),
+).where(
+    J.c.status == _QUEUED,
+    sa.or_(
+        J.c.priority > sa.bindparam("priority"),
+        sa.and_(J.c.priority == sa.bindparam("priority"), J.c.seq < sa.bindparam("seq")),
+    ),
+)
+
 
 class Submissions(_Base):
     """What front ends (CLI, bot, API) do with jobs."""
@@ -161,37 +186,20 @@ class Submissions(_Base):
 
     def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
         """The job and its queue position, read together in one transaction."""
-        workers = schema.workers
-        live = (
-            sa.select(sa.func.count())
-            .select_from(workers)
-            .where(workers.c.heartbeat_at >= self._clock() - self.lease_seconds)
-            .scalar_subquery()
-            .label("live_workers")
-        )
+        live_since = self._clock() - self.lease_seconds
         with self._read() as conn:
-            row = conn.execute(sa.select(J, live).where(J.c.id == job_id)).mappings().first()
+            row = (
+                conn.execute(_JOB_AND_LIVE_WORKERS, {"job_id": job_id, "live_since": live_since})
+                .mappings()
+                .first()
+            )
             if row is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
             live_workers = int(row["live_workers"])
             if row["status"] != _QUEUED:
                 return job_from_row(row), QueuePosition(0, 0.0, live_workers)
-            ahead = sa.and_(
-                J.c.status == _QUEUED,
-                sa.or_(
-                    J.c.priority > row["priority"],
-                    sa.and_(J.c.priority == row["priority"], J.c.seq < row["seq"]),
-                ),
-            )
-            running = J.alias("running")
             count, ahead_seconds, running_seconds = conn.execute(
-                sa.select(
-                    sa.func.count(),
-                    sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0),
-                    sa.select(sa.func.coalesce(sa.func.sum(running.c.eta_seconds), 0.0))
-                    .where(running.c.status == _RUNNING)
-                    .scalar_subquery(),
-                ).where(ahead)
+                _AHEAD_AND_RUNNING, {"priority": row["priority"], "seq": row["seq"]}
             ).one()
         wait = (float(ahead_seconds) + float(running_seconds)) / max(1, live_workers)
         return job_from_row(row), QueuePosition(int(count) + 1, wait, live_workers)

@@ -40,8 +40,10 @@ __all__ = ["BOT_ID", "TOKEN", "Call", "ChatMessage", "FakeBotApi", "FakeUser", "
 class FakeBotApi(BotApiMethods):
     """The server. Use as a context manager, or call :meth:`start` and :meth:`stop`."""
 
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, host: str = "127.0.0.1") -> None:
         self.token = token
+        #: The address it listens on (a test network may need one other than loopback).
+        self.host = host
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._updates: list[dict[str, Any]] = []
@@ -64,7 +66,7 @@ class FakeBotApi(BotApiMethods):
     # --- lifecycle ------------------------------------------------------------------
 
     def start(self) -> FakeBotApi:
-        """Serve on a free port of 127.0.0.1 in a background thread."""
+        """Serve on a free port of ``host`` in a background thread."""
         ready = threading.Event()
 
         def serve() -> None:
@@ -76,10 +78,10 @@ class FakeBotApi(BotApiMethods):
             app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
             self._runner = web.AppRunner(app, access_log=None)
             loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, self.host, 0)
             loop.run_until_complete(site.start())
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{port}"
+            self.url = f"http://{self.host}:{port}"
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())

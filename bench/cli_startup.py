@@ -5,8 +5,8 @@
 Runs ``i2v --help``, ``i2v jobs`` and ``i2v job ID`` (on a SQLite store in a temp
 folder with a few jobs) as separate processes, ``--runs`` times each,
 interleaved, and reports the median and best wall time. With ``--compare-ref``
-it also runs the same commands from a checkout of that git ref (made with ``git
-worktree`` in a temp folder, imported through PYTHONPATH), so before and after
+it also runs the same commands from a copy of that git ref's sources (made with ``git
+archive`` into a temp folder, imported through PYTHONPATH), so before and after
 are measured side by side on the same loaded machine. Writes
 bench/results/cli_startup.json and prints a table.
 """
@@ -34,12 +34,12 @@ GOAL_SECONDS = 0.25
 
 
 def _checkout(ref: str, folder: Path) -> Path:
-    """A read-only copy of ``ref``'s source tree (git worktree, detached)."""
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), ref],
-        check=True,
-        capture_output=True,
+    """A copy of ``ref``'s ``src`` folder (``git archive``), to import through PYTHONPATH."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True
     )
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
     return folder / "src"
 
 
@@ -70,28 +70,18 @@ def main() -> None:
     store.close()
 
     trees = {"this tree": ROOT / "src"}
-    worktree = None
     if args.compare_ref:
-        worktree = tmp / "before"
-        trees = {f"{args.compare_ref}": _checkout(args.compare_ref, worktree), **trees}
+        trees = {f"{args.compare_ref}": _checkout(args.compare_ref, tmp / "before"), **trees}
     commands = {"i2v --help": ["--help"], "i2v jobs": ["jobs"], "i2v job ID": ["job", job_id]}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("I2V_")}
     base_env.update({"I2V_DATABASE_URL": url, "I2V_DATA_DIR": str(tmp / "data")})
 
     samples: dict[tuple[str, str], list[float]] = {(t, c): [] for t in trees for c in commands}
-    try:
-        for _ in range(args.runs):
-            for tree, src in trees.items():
-                env = {**base_env, "PYTHONPATH": str(src)}
-                for name, argv in commands.items():
-                    samples[tree, name].append(_time([sys.executable, "-m", "i2v", *argv], env))
-    finally:
-        if worktree is not None:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
-                check=False,
-                capture_output=True,
-            )
+    for _ in range(args.runs):
+        for tree, src in trees.items():
+            env = {**base_env, "PYTHONPATH": str(src)}
+            for name, argv in commands.items():
+                samples[tree, name].append(_time([sys.executable, "-m", "i2v", *argv], env))
 
     rows = [
         {

@@ -9,9 +9,13 @@ Redis) and for 1 and 4 worker processes it measures, in the same run:
   time from submission to a worker starting it (p50, p99);
 * throughput: a pre-filled queue of no-op jobs drained by the workers (jobs/s).
 
-i2v workers poll an empty queue every ``--poll`` seconds (RQ blocks on Redis
-instead), so the poll interval bounds i2v's idle latency. Writes a JSON file
-to bench/results/job_queue.json and prints a table.
+* idle CPU: a real idle ``i2v worker`` (Ken Burns engine; supervisor and its
+  child process together) and an idle RQ worker, each sampled from
+  ``/proc/<pid>/stat`` over ``--idle-seconds``, as a percentage of one core.
+
+Idle i2v workers block on the store's change feed (LISTEN/NOTIFY on PostgreSQL,
+``PRAGMA data_version`` on SQLite), as ``i2v worker`` does; RQ blocks on Redis.
+Writes a JSON file to bench/results/job_queue.json and prints a table.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,8 +42,8 @@ _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE / "tasks"))
 from rq_tasks import noop  # noqa: E402
 
-from i2v.jobs import JobSpec, JobStatus  # noqa: E402
-from i2v.store import JobStore, open_store_url  # noqa: E402
+from i2v.jobs import JobSpec, JobStatus, WorkerState  # noqa: E402
+from i2v.store import JobStore, open_store_url, wakeups  # noqa: E402
 
 RESULTS = _HERE / "results"
 
@@ -45,12 +52,14 @@ RESULTS = _HERE / "results"
 
 
 def i2v_worker(url: str, name: str, poll: float, stop: Any) -> None:
-    """Claim and finish no-op jobs until told to stop."""
+    """Claim and finish no-op jobs until told to stop, sleeping on the change feed when idle."""
     store = open_store_url(url, migrate=False)
+    # Taken before the first look, so a job queued between a look and a wait still wakes us.
+    queued = store.change_feed().waiter([wakeups.QUEUED])
     while not stop.is_set():
         lease = store.claim(name)
         if lease is None:
-            time.sleep(poll)
+            queued.wait(poll)
             continue
         store.succeed(lease.job.id, lease.token, result={}, video=b"")
     store.close()
@@ -182,6 +191,76 @@ def run_rq(
     return _summary(latencies, throughput)
 
 
+# --- idle CPU -------------------------------------------------------------------------
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used by a process, its threads and its live children (Linux /proc).
+
+    Read from each thread's ``schedstat`` (nanoseconds), since ``stat``'s clock ticks
+    (10 ms) are too coarse for an idle process's few milliseconds.
+    """
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                total += int((task / "schedstat").read_text().split()[0]) / 1e9
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+    return total
+
+
+def _idle_percent(pid: int, seconds: float) -> float:
+    """CPU a process tree used over ``seconds`` of wall time, in % of one core."""
+    before, start = _tree_cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    used, wall = _tree_cpu_seconds(pid) - before, time.monotonic() - start
+    return round(100 * used / wall, 3)
+
+
+def idle_i2v_worker(url: str, seconds: float) -> float:
+    """Start a real ``i2v worker`` (Ken Burns), wait until it is idle, measure its CPU."""
+    data_dir = tempfile.mkdtemp(prefix="i2v-bench-idle-")
+    env = {
+        **os.environ,
+        "I2V_DATABASE_URL": url,
+        "I2V_DATA_DIR": data_dir,
+        "I2V_ENGINE": "kenburns",
+        "I2V_LOG_LEVEL": "WARNING",
+    }
+    store = open_store_url(url)
+    proc = subprocess.Popen([sys.executable, "-m", "i2v", "worker"], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(w.state is WorkerState.IDLE for w in store.list_workers()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the i2v worker did not become idle")
+            time.sleep(0.2)
+        time.sleep(2.0)  # let start-up work (imports, first safety look) settle
+        return _idle_percent(proc.pid, seconds)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        store.close()
+
+
+def idle_rq_worker(redis_url: str, seconds: float) -> float:
+    """Start an RQ SimpleWorker on an empty queue and measure its CPU."""
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=rq_worker, args=(redis_url, False))
+    proc.start()
+    try:
+        time.sleep(5.0)  # imports and registration
+        assert proc.pid is not None
+        return _idle_percent(proc.pid, seconds)
+    finally:
+        proc.terminate()
+        proc.join()
+
+
 # --- report ---------------------------------------------------------------------------
 
 
@@ -210,6 +289,36 @@ def _fresh_postgres(admin_url: str) -> Callable[[], str]:
     return make
 
 
+def _goals(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """The issue's goals, each with whether this run met it."""
+
+    def row(backend: str, workers: int) -> dict[str, Any] | None:
+        return next((r for r in rows if r["backend"] == backend and r["workers"] == workers), None)
+
+    goals: list[tuple[str, bool]] = []
+    pg4 = row("i2v postgresql", 4)
+    if pg4 is not None:
+        goals.append(("PostgreSQL, 4 workers: p50 <= 10 ms", pg4["latency_p50_ms"] <= 10))
+        goals.append(("PostgreSQL, 4 workers: p99 <= 30 ms", pg4["latency_p99_ms"] <= 30))
+    for workers in sorted({r["workers"] for r in rows}):
+        pg, rq = row("i2v postgresql", workers), row("rq + redis", workers)
+        if pg is not None and rq is not None:
+            goals.append(
+                (
+                    f"PostgreSQL no-op jobs/s >= RQ's, {workers} worker(s)",
+                    pg["throughput_jobs_per_s"] >= rq["throughput_jobs_per_s"],
+                )
+            )
+    for backend in ("i2v sqlite", "i2v postgresql"):
+        idle = [r["idle_cpu_percent"] for r in rows if r["backend"] == backend]
+        if idle and idle[0] is not None:
+            goals.append((f"{backend}: idle worker CPU <= 0.2 % of a core", idle[0] <= 0.2))
+    sqlite = [r["latency_p99_ms"] for r in rows if r["backend"] == "i2v sqlite"]
+    if sqlite:
+        goals.append(("SQLite: submit -> start p99 <= 100 ms", max(sqlite) <= 100))
+    return goals
+
+
 def main() -> None:
     """Run every backend with 1 and 4 workers; print a table and write JSON."""
     parser = argparse.ArgumentParser(
@@ -217,9 +326,14 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--latency-jobs", type=int, default=200)
-    parser.add_argument("--poll", type=float, default=0.02, help="i2v idle poll interval (s)")
+    parser.add_argument(
+        "--poll", type=float, default=0.5, help="longest idle wait on the change feed (s)"
+    )
     parser.add_argument(
         "--pace", type=float, default=0.02, help="seconds between paced submissions"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=20.0, help="idle CPU sample length; 0 skips it"
     )
     parser.add_argument(
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -230,6 +344,20 @@ def main() -> None:
 
     new_pg = _fresh_postgres(args.postgres)
     tmp = Path(tempfile.mkdtemp(prefix="i2v-bench-"))
+    idle: dict[str, float | None] = dict.fromkeys(("i2v sqlite", "i2v postgresql", "rq + redis"))
+    if args.idle_seconds > 0 and Path("/proc/self/stat").exists():
+        for name, measure_idle in (
+            (
+                "i2v sqlite",
+                lambda: idle_i2v_worker(
+                    f"sqlite:///{(tmp / 'idle.db').as_posix()}", args.idle_seconds
+                ),
+            ),
+            ("i2v postgresql", lambda: idle_i2v_worker(new_pg(), args.idle_seconds)),
+            ("rq + redis", lambda: idle_rq_worker(args.redis, args.idle_seconds)),
+        ):
+            print(f"measuring an idle {name} worker...", file=sys.stderr, flush=True)
+            idle[name] = measure_idle()
     rows: list[dict[str, Any]] = []
     for workers in [int(w) for w in args.workers.split(",")]:
         backends: list[tuple[str, Callable[[], dict[str, float]]]] = [
@@ -257,20 +385,38 @@ def main() -> None:
         ]
         for name, measure in backends:
             print(f"measuring {name} with {workers} worker(s)...", file=sys.stderr, flush=True)
-            rows.append({"backend": name, "workers": workers, **measure()})
+            rows.append(
+                {"backend": name, "workers": workers, **measure(), "idle_cpu_percent": idle[name]}
+            )
 
-    header = f"{'backend':<16}{'workers':>8}{'p50 ms':>10}{'p99 ms':>10}{'jobs/s':>10}"
+    header = (
+        f"{'backend':<16}{'workers':>8}{'p50 ms':>10}{'p99 ms':>10}{'jobs/s':>10}{'idle CPU %':>12}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
+        idle_cpu = "-" if row["idle_cpu_percent"] is None else f"{row['idle_cpu_percent']:.3f}"
         print(
             f"{row['backend']:<16}{row['workers']:>8}{row['latency_p50_ms']:>10}"
-            f"{row['latency_p99_ms']:>10}{row['throughput_jobs_per_s']:>10}"
+            f"{row['latency_p99_ms']:>10}{row['throughput_jobs_per_s']:>10}{idle_cpu:>12}"
         )
+    goals = _goals(rows)
+    print()
+    for text, met in goals:
+        print(f"{'met    ' if met else 'NOT met'}  {text}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "job_queue.json"
     out.write_text(
-        json.dumps({"poll_seconds": args.poll, "jobs": args.jobs, "rows": rows}, indent=2)
+        json.dumps(
+            {
+                "wait_seconds": args.poll,
+                "jobs": args.jobs,
+                "idle_seconds": args.idle_seconds,
+                "rows": rows,
+                "goals": [{"goal": text, "met": met} for text, met in goals],
+            },
+            indent=2,
+        )
     )
     print(f"wrote {out}")
 

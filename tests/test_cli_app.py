@@ -87,3 +87,18 @@ def test_a_command_loaded_on_demand_still_shows_its_own_help(tmp_path: Path, nam
     code, _, page = modules_after(tmp_path, name, "--help")
     assert code == 0
     assert COMMANDS[name][1].split(":")[0].split(" (")[0] in " ".join(page.split())
+
+
+def test_a_mistyped_command_is_answered_with_the_closest_name(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("I2V_")}
+    env["I2V_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "i2v", "jbos"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "No such command 'jbos'. Did you mean 'jobs'?" in done.stderr

@@ -10,12 +10,14 @@ none of them), so short commands start fast.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import typer
+from typer._click.exceptions import UsageError  # what typer raises (it bundles click)
 from typer.core import TyperGroup
 
 from i2v import __version__
@@ -99,6 +101,18 @@ class LazyGroup(TyperGroup):
         group = typer.main.get_group(registered)
         assert isinstance(group, TyperGroup)
         self.commands.update(group.commands)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Find the command; a mistyped name gets the usual "Did you mean" from every name."""
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            typo = args[0] if args else ""
+            matches = difflib.get_close_matches(typo, list(COMMANDS)) if typo else []
+            if matches and "Did you mean" not in exc.message:
+                names = ", ".join(repr(m) for m in matches)
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
+            raise
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         """The help page, listing every command without importing any of them."""

@@ -27,30 +27,52 @@ J = schema.jobs
 _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
 
-# The statements behind get_with_position (every GET of a job), built once: building an
-# aliased subquery costs more CPU than SQLite takes to run it.
-_JOB_AND_LIVE_WORKERS = sa.select(
+# The one statement behind get_with_position (every GET of a job), built once: building
+# aliased subqueries costs more CPU than SQLite takes to run them. Queue figures are
+# computed only for a queued job (CASE evaluates its subqueries only when it needs them).
+_AHEAD = J.alias("ahead")
+_RUNNING_JOBS = J.alias("running")
+_IS_AHEAD = sa.and_(
+    _AHEAD.c.status == _QUEUED,
+    sa.or_(
+        _AHEAD.c.priority > J.c.priority,
+        sa.and_(_AHEAD.c.priority == J.c.priority, _AHEAD.c.seq < J.c.seq),
+    ),
+)
+_IS_QUEUED = J.c.status == _QUEUED
+_JOB_WITH_POSITION = sa.select(
     J,
     sa.select(sa.func.count())
     .select_from(schema.workers)
     .where(schema.workers.c.heartbeat_at >= sa.bindparam("live_since"))
     .scalar_subquery()
     .label("live_workers"),
+    sa.case(
+        (
+            _IS_QUEUED,
+            sa.select(sa.func.count()).select_from(_AHEAD).where(_IS_AHEAD).scalar_subquery(),
+        ),
+        else_=0,
+    ).label("ahead_count"),
+    sa.case(
+        (
+            _IS_QUEUED,
+            sa.select(sa.func.coalesce(sa.func.sum(_AHEAD.c.eta_seconds), 0.0))
+            .where(_IS_AHEAD)
+            .scalar_subquery(),
+        ),
+        else_=0.0,
+    ).label("ahead_seconds"),
+    sa.case(
+        (
+            _IS_QUEUED,
+            sa.select(sa.func.coalesce(sa.func.sum(_RUNNING_JOBS.c.eta_seconds), 0.0))
+            .where(_RUNNING_JOBS.c.status == _RUNNING)
+            .scalar_subquery(),
+        ),
+        else_=0.0,
+    ).label("running_seconds"),
 ).where(J.c.id == sa.bindparam("job_id"))
-_RUNNING_JOBS = J.alias("running")
-_AHEAD_AND_RUNNING = sa.select(
-    sa.func.count(),
-    sa.func.coalesce(sa.func.sum(J.c.eta_seconds), 0.0),
-    sa.select(sa.func.coalesce(sa.func.sum(_RUNNING_JOBS.c.eta_seconds), 0.0))
-    .where(_RUNNING_JOBS.c.status == _RUNNING)
-    .scalar_subquery(),
-).where(
-    J.c.status == _QUEUED,
-    sa.or_(
-        J.c.priority > sa.bindparam("priority"),
-        sa.and_(J.c.priority == sa.bindparam("priority"), J.c.seq < sa.bindparam("seq")),
-    ),
-)
 
 
 class Submissions(_Base):
@@ -88,12 +110,16 @@ class Submissions(_Base):
             "warnings": [],
         }
         with self._write() as conn:
-            inserted = conn.execute(
-                upsert_insert(self.dialect, J)
-                .values(**values)
-                .on_conflict_do_nothing()
-                .returning(J.c.id)
-            ).first()
+            inserted = (
+                conn.execute(
+                    upsert_insert(self.dialect, J)
+                    .values(**values)
+                    .on_conflict_do_nothing()
+                    .returning(*J.c)
+                )
+                .mappings()
+                .first()
+            )
             if inserted is not None:
                 write_media(conn, job_id, PHOTO, photo, content_type, now)
                 wakeups.notify(conn, wakeups.QUEUED, job_id)
@@ -101,7 +127,8 @@ class Submissions(_Base):
                 job_id = conn.execute(
                     sa.select(J.c.id).where(J.c.dedupe_key == spec.dedupe_key)
                 ).scalar_one()
-        return self.get(job_id)
+        # The new row as inserted: no second transaction to read it back.
+        return job_from_row(inserted) if inserted is not None else self.get(job_id)
 
     def get(self, job_id: str) -> Job:
         """Return the job; raise JobNotFound if there is none with that id."""
@@ -185,24 +212,24 @@ class Submissions(_Base):
         return self.get_with_position(job_id)[1]
 
     def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
-        """The job and its queue position, read together in one transaction."""
+        """The job and its queue position, read together in one statement."""
         live_since = self._clock() - self.lease_seconds
         with self._read() as conn:
             row = (
-                conn.execute(_JOB_AND_LIVE_WORKERS, {"job_id": job_id, "live_since": live_since})
+                conn.execute(_JOB_WITH_POSITION, {"job_id": job_id, "live_since": live_since})
                 .mappings()
                 .first()
             )
-            if row is None:
-                raise JobNotFound(f"no job with id {job_id!r}")
-            live_workers = int(row["live_workers"])
-            if row["status"] != _QUEUED:
-                return job_from_row(row), QueuePosition(0, 0.0, live_workers)
-            count, ahead_seconds, running_seconds = conn.execute(
-                _AHEAD_AND_RUNNING, {"priority": row["priority"], "seq": row["seq"]}
-            ).one()
-        wait = (float(ahead_seconds) + float(running_seconds)) / max(1, live_workers)
-        return job_from_row(row), QueuePosition(int(count) + 1, wait, live_workers)
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        live_workers = int(row["live_workers"])
+        if row["status"] != _QUEUED:
+            return job_from_row(row), QueuePosition(0, 0.0, live_workers)
+        waiting = float(row["ahead_seconds"]) + float(row["running_seconds"])
+        position = QueuePosition(
+            int(row["ahead_count"]) + 1, waiting / max(1, live_workers), live_workers
+        )
+        return job_from_row(row), position
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; flag a running one for its worker; leave finished ones."""

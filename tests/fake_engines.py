@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "setup_seconds": 0.0,
     "frames": 6,
     "size": [64, 48],
+    #: Frames of random noise, which x264 encodes slowly (the default ramps encode at once).
+    "noise": False,
 }
 
 
@@ -117,6 +119,10 @@ class SlowEngine:
                 raise Canceled("canceled between steps")
         progress.stage(Stage.DECODING)
         self.during_decoding()
+        if self.config["noise"]:
+            shape = (plan.frames, plan.height, plan.width, 3)
+            noise = np.random.default_rng(spec.seed).integers(0, 256, shape, dtype=np.uint8)
+            return Frames(pixels=noise, fps=plan.fps)
         ramp = np.linspace(0, 255, plan.width, dtype=np.uint8)
         pixels = np.zeros((plan.frames, plan.height, plan.width, 3), np.uint8)
         for index in range(plan.frames):

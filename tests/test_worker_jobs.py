@@ -176,6 +176,35 @@ def test_cancel_while_generating_stops_within_one_step(data_dir: Path, open_sqli
     assert job.error_code is None
 
 
+def test_canceling_a_job_that_waits_for_the_encoder_spares_the_job_being_encoded(
+    data_dir: Path, open_sqlite
+) -> None:
+    # The second job's frames are ready while the first one's slow encode runs; its cancel
+    # must end it at once rather than outlast the cancel grace and get the child (and the
+    # first job's encode with it) killed.
+    # Making 150 frames of noise is slow too: the stall floor must not judge it.
+    settings = fast_settings(data_dir, cancel_grace_seconds=2.0, stall_timeout_seconds=30.0)
+    fake_engines.configure(
+        data_dir, steps=2, step_seconds=0.05, size=[640, 360], frames=150, noise=True
+    )
+    store = open_sqlite(settings)
+    encoding, waiting = submit(store, 2)
+    with worker_thread(store, settings, burst=True) as worker:
+        wait_for(
+            lambda: store.get(waiting).stage is Stage.ENCODING,
+            60,
+            "the second job to wait for the encoder",
+        )
+        assert store.get(encoding).status is JobStatus.RUNNING, "the first encode ended too soon"
+        store.request_cancel(waiting)
+        canceled = wait_for(status_is(store, waiting, "canceled", "failed", "queued"), 30, "cancel")
+        done = wait_for(status_is(store, encoding, "succeeded", "failed", "queued"), 120, "job 1")
+    assert canceled.status is JobStatus.CANCELED
+    assert done.status is JobStatus.SUCCEEDED, done.error_message
+    assert done.attempts == 1
+    assert worker.loads == 1
+
+
 def test_cancel_while_queued_is_immediate_and_the_job_never_runs(
     data_dir: Path, open_sqlite
 ) -> None:

@@ -57,8 +57,10 @@ log = logging.getLogger(__name__)
 #: When the supervisor vanishes, a job still running gets this long to notice the cancel.
 ORPHAN_EXIT_SECONDS = 5.0
 #: While finished frames wait for the encoder (busy with the job before), the job says
-#: it is alive this often, so its wait is not taken for a stall.
+#: it is alive this often, so its wait is not taken for a stall ...
 WAITING_EVENT_SECONDS = 1.0
+#: ... and looks this often for a cancel, well within the cancel grace.
+WAITING_CANCEL_SECONDS = 0.1
 
 
 class Outbox:
@@ -151,12 +153,32 @@ class _ForwardLogs(logging.Handler):
 
 @dataclass
 class _Encode:
+    """Finished frames on their way to the encoder: taken by it, or dropped (canceled) first."""
+
     job: RunJob
     frames: Frames
     plan: RenderPlan
     progress: JobProgress
-    #: Set when the encoder thread takes these frames.
-    taken: threading.Event = field(default_factory=threading.Event)
+    #: Set once the encoder took these frames or the wait for it was given up.
+    settled: threading.Event = field(default_factory=threading.Event)
+    _taken: bool | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> bool:
+        """The encoder's claim: False if the frames were dropped while they waited."""
+        return self._settle(taken=True)
+
+    def drop(self) -> bool:
+        """Give up waiting for the encoder: False if it already took the frames."""
+        return self._settle(taken=False)
+
+    def _settle(self, *, taken: bool) -> bool:
+        with self._lock:
+            if self._taken is not None:
+                return False
+            self._taken = taken
+        self.settled.set()
+        return True
 
 
 def child_main(conn: Connection, factory_path: str, settings: Settings, workdir: str) -> None:
@@ -219,7 +241,9 @@ class _Jobs:
         self.inbox = inbox
         self.workdir = workdir
         self.forward = forward
-        self.encodes: queue.Queue[_Encode | None] = queue.Queue(maxsize=1)
+        #: One job at most waits here for the encoder: the main thread stays with it
+        #: until the encoder takes it (see _hand_over).
+        self.encodes: queue.Queue[_Encode | None] = queue.Queue()
 
     def serve(self) -> None:
         """Run jobs until told to stop, then let the last encode finish."""
@@ -251,10 +275,20 @@ class _Jobs:
         self._hand_over(_Encode(job, frames, plan, progress))
 
     def _hand_over(self, item: _Encode) -> None:
-        """Give the frames to the encoder; while they wait for it, say the job is alive."""
+        """Give the frames to the encoder; while they wait for it, say the job is alive.
+
+        A cancel while they wait ends the job at once: waiting out the job before it
+        could outlast the cancel grace and get the child killed, that job with it.
+        """
         self.encodes.put(item)
-        while not item.taken.wait(WAITING_EVENT_SECONDS):
-            self.outbox.send(ChunkDone(item.job.job_id, item.job.token, 0, item.frames.count))
+        said = time.monotonic()
+        while not item.settled.wait(WAITING_CANCEL_SECONDS):
+            if item.progress.cancel_requested() and item.drop():
+                self._end(item.job, JobCanceled(item.job.job_id, item.job.token))
+                return
+            if time.monotonic() - said >= WAITING_EVENT_SECONDS:
+                said = time.monotonic()
+                self.outbox.send(ChunkDone(item.job.job_id, item.job.token, 0, item.frames.count))
 
     def _end(self, job: RunJob, event: ChildEvent) -> None:
         """Send the attempt's last event and forget the attempt."""
@@ -263,7 +297,8 @@ class _Jobs:
 
     def _encode_loop(self) -> None:
         while (item := self.encodes.get()) is not None:
-            item.taken.set()
+            if not item.take():
+                continue
             self.forward.working_on(item.job.job_id)
             try:
                 event = self._encode(item)

@@ -152,6 +152,35 @@ def test_a_stalled_job_whose_child_wakes_within_the_grace_is_retried_on_it_not_c
 
 
 @posix_only
+def test_a_job_whose_lease_was_lost_and_which_the_same_worker_takes_again_is_not_canceled(
+    data_dir: Path, stores
+) -> None:
+    # The supervisor freezes past its lease; another worker's sweep puts the job back in the
+    # queue. Thawed, the supervisor drops its run (cancelling it in the child) and claims the
+    # same job again: attempt 2 must run, untouched by what the child says of attempt 1.
+    settings = fast_settings(data_dir)
+    fake_engines.configure(data_dir, steps=50, step_seconds=0.1)
+    store = _store(stores, settings)
+    [job_id] = submit(store)
+    supervisor = worker_process(settings)
+    try:
+        child_pid(store)
+        wait_for(lambda: len(fake_engines.step_times(data_dir)) >= 2, 60, "two steps")
+        os.kill(supervisor.pid, signal.SIGSTOP)
+        try:
+            wait_for(store.requeue_expired, 30, "the frozen worker's lease to expire")
+        finally:
+            os.kill(supervisor.pid, signal.SIGCONT)
+        job = wait_for(status_is(store, job_id, "succeeded", "failed", "canceled"), 60, "the job")
+    finally:
+        supervisor.kill()
+        supervisor.wait(10)
+    assert job.status is JobStatus.SUCCEEDED, (job.status, job.error_message)
+    assert job.attempts == 2
+    assert not job.cancel_requested
+
+
+@posix_only
 def test_a_child_killed_while_a_job_is_prefetched_charges_only_the_job_it_was_running(
     data_dir: Path, stores
 ) -> None:

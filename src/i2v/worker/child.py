@@ -241,8 +241,8 @@ class _Jobs:
         self.inbox = inbox
         self.workdir = workdir
         self.forward = forward
-        #: One job at most waits here for the encoder: the main thread stays with it
-        #: until the encoder takes it (see _hand_over).
+        #: Frames waiting for the encoder. The main thread stays with each until the
+        #: encoder takes it or it is canceled (see _hand_over), so one job at most waits.
         self.encodes: queue.Queue[_Encode | None] = queue.Queue()
 
     def serve(self) -> None:
@@ -277,8 +277,8 @@ class _Jobs:
     def _hand_over(self, item: _Encode) -> None:
         """Give the frames to the encoder; while they wait for it, say the job is alive.
 
-        A cancel while they wait ends the job at once: waiting out the job before it
-        could outlast the cancel grace and get the child killed, that job with it.
+        A cancel while they wait ends the job at once: waiting for the encode ahead of it
+        could outlast the cancel grace and get the child killed, that encode with it.
         """
         self.encodes.put(item)
         said = time.monotonic()

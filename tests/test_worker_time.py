@@ -52,6 +52,8 @@ def test_progress_follows_the_frames_while_encoding_where_the_child_reports_them
     )
     assert progress == pytest.approx((80 + 0.25 * 20) / 100)
     assert left == pytest.approx(225 * 4.0 / 75)
+    last, _ = estimate(expected, Position(Stage.ENCODING, stage_elapsed=16.0, done=300, total=300))
+    assert last < 1.0
 
 
 def test_a_stage_running_past_its_estimate_never_reaches_its_end_early() -> None:

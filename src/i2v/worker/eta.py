@@ -120,6 +120,9 @@ def estimate(expected: Expectation, at: Position) -> tuple[float, float]:
     planned = expected.stages[at.stage]
     if at.stage is not Stage.PREPROCESSING and at.total > 0:
         fraction = at.done / at.total
+        if at.stage is not Stage.GENERATING:
+            # The last frame is not the end: the encoder still flushes and the file is stored.
+            fraction = min(STAGE_CEILING, fraction)
         if at.done > 0:
             # Trust this job's own pace once it has one: the GPU may be busier or idler today.
             left = (at.total - at.done) * at.stage_elapsed / at.done

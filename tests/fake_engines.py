@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "setup_seconds": 0.0,
     "frames": 6,
     "size": [64, 48],
+    #: Frames of random noise, which x264 encodes slowly (the default ramps encode at once).
+    "noise": False,
 }
 
 
@@ -116,6 +118,11 @@ class SlowEngine:
                 self.record("canceled", os.getpid(), done)
                 raise Canceled("canceled between steps")
         progress.stage(Stage.DECODING)
+        self.during_decoding()
+        if self.config["noise"]:
+            shape = (plan.frames, plan.height, plan.width, 3)
+            noise = np.random.default_rng(spec.seed).integers(0, 256, shape, dtype=np.uint8)
+            return Frames(pixels=noise, fps=plan.fps)
         ramp = np.linspace(0, 255, plan.width, dtype=np.uint8)
         pixels = np.zeros((plan.frames, plan.height, plan.width, 3), np.uint8)
         for index in range(plan.frames):
@@ -124,6 +131,9 @@ class SlowEngine:
 
     def during_step(self, done: int) -> None:
         """What else happens at step ``done`` (the misbehaving fakes override this)."""
+
+    def during_decoding(self) -> None:
+        """What else happens after the last step, while decoding (overridden like during_step)."""
 
 
 class ModelEngine(SlowEngine):
@@ -142,6 +152,22 @@ class HangingEngine(SlowEngine):
     def during_step(self, done: int) -> None:
         if done == 2 and self.take_flag("hang_once"):
             self.record("hang", os.getpid())
+            while True:
+                time.sleep(3600)
+
+
+class DecodeHangingEngine(SlowEngine):
+    """Hangs in decoding, after its last step, while the ``hang_decoding_once`` flag exists (it removes it).
+
+    The GPU steps are over, so the worker claims the next job meanwhile (prefetch) and
+    the child holds that one, not yet begun, behind the hung one.
+    """
+
+    model = "hangs-decoding"
+
+    def during_decoding(self) -> None:
+        if self.take_flag("hang_decoding_once"):
+            self.record("decode-hang", os.getpid())
             while True:
                 time.sleep(3600)
 

@@ -7,6 +7,12 @@ folder, the same supervisor and spawned child as ``i2v worker``.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,7 @@ from i2v.cli.app import main
 from i2v.encoding import probe_mp4
 from i2v.jobs import JobSpec, JobStatus
 from i2v.store import open_store_url
+from worker_harness import wait_for
 
 PHOTO = Path(__file__).parent / "data" / "coffee.png"
 
@@ -149,3 +156,69 @@ def test_generate_with_the_ken_burns_engine_makes_a_real_video(
     probe = probe_mp4(tmp_path / data["output"])
     assert (probe.width, probe.height, probe.frames) == (720, 480, 12)
     assert data["metadata"]["engine"] == "kenburns"
+
+
+def _make_read_only(folder: Path) -> None:
+    """Make ``folder`` read-only even for root (who ignores modes): immutable where it can."""
+    folder.chmod(0o555)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        chattr = shutil.which("chattr")
+        done = chattr and subprocess.run([chattr, "+i", str(folder)], check=False).returncode == 0
+        if not done:
+            folder.chmod(0o755)
+            pytest.skip("root can write anywhere unless the folder is made immutable (chattr)")
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write to; writable again after the test."""
+    if sys.platform == "win32":
+        pytest.skip("a folder's mode does not stop writes on Windows")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    yield folder
+    if shutil.which("chattr"):
+        subprocess.run(["chattr", "-i", str(folder)], check=False, capture_output=True)
+    folder.chmod(0o755)
+
+
+def test_an_output_folder_that_cannot_be_written_fails_before_the_video_is_made(
+    data_dir: Path, read_only: Path, capsys
+) -> None:
+    _make_read_only(read_only)
+    code, out, err = run(capsys, str(PHOTO), "-o", str(read_only / "clip.mp4"))
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"i2v: error: cannot save the video to {read_only / 'clip.mp4'}")
+    assert len(err.strip().splitlines()) == 1
+    assert not (data_dir / "journal.log").exists()
+    assert list(read_only.iterdir()) == []
+
+
+def test_a_video_that_cannot_be_saved_after_all_names_the_job_to_fetch_it_with(
+    data_dir: Path, read_only: Path, tmp_path: Path, capsys
+) -> None:
+    # The folder was writable when the job started and is not when the video is ready
+    # (a full disk behaves the same way): the video is kept, and the message says how to get it.
+    fake_engines.configure(data_dir, steps=30, step_seconds=0.1, size=[96, 64], frames=8)
+
+    def spoil_when_generating() -> None:
+        wait_for(lambda: fake_engines.step_times(data_dir), 60, "the first step")
+        _make_read_only(read_only)
+
+    spoiler = threading.Thread(target=spoil_when_generating)
+    spoiler.start()
+    code, _, err = run(capsys, str(PHOTO), "-o", str(read_only / "clip.mp4"))
+    spoiler.join()
+    assert code == 2
+    store = open_store_url(f"sqlite:///{(data_dir / 'i2v.db').as_posix()}")
+    [job] = store.list_jobs()
+    store.close()
+    assert job.status is JobStatus.SUCCEEDED
+    assert len(fake_engines.step_times(data_dir)) == 30
+    assert f"it is kept as job {job.id}" in err
+    assert f"i2v result {job.id} -o" in err
+    with pytest.raises(SystemExit) as fetched:
+        main(["result", job.id, "-o", str(tmp_path / "fetched.mp4")])
+    assert fetched.value.code in (None, 0)
+    assert probe_mp4(tmp_path / "fetched.mp4").frames == 8

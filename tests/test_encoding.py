@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from i2v.encoding import encode_mp4, make_thumbnail, probe_mp4
-from i2v.errors import EngineError, ErrorCode
+from i2v.errors import Canceled, EngineError, ErrorCode
 
 
 def moving_frames(count: int, width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -66,6 +67,44 @@ def test_impossible_size_cap_fails_clearly_and_leaves_no_partial_file(tmp_path: 
     assert caught.value.code is ErrorCode.ENCODE_FAILED
     assert "I2V_MAX_VIDEO_MB" in caught.value.message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_encoder_reports_every_frame_as_it_goes_so_a_long_encode_is_not_silence(
+    tmp_path: Path,
+) -> None:
+    heard: list[tuple[int, int]] = []
+    encode_mp4(moving_frames(30, 96, 64), 24, tmp_path / "clip.mp4", progress=_record(heard))
+    assert heard == [(done, 30) for done in range(1, 31)]
+    assert probe_mp4(tmp_path / "clip.mp4").frames == 30
+
+
+def test_a_reencode_to_fit_the_cap_reports_its_frames_again(tmp_path: Path) -> None:
+    frames = moving_frames(24, 160, 120, seed=3)
+    cap = encode_mp4(frames, 24, tmp_path / "big.mp4").bytes // 2
+    heard: list[tuple[int, int]] = []
+    encode_mp4(frames, 24, tmp_path / "small.mp4", max_bytes=cap, progress=_record(heard))
+    assert heard.count((24, 24)) >= 2
+    assert heard[-1] == (24, 24)
+
+
+def test_a_cancel_heard_while_encoding_stops_it_and_leaves_no_file(tmp_path: Path) -> None:
+    heard: list[tuple[int, int]] = []
+
+    def stop_at_ten(done: int, total: int) -> bool:
+        heard.append((done, total))
+        return done >= 10
+
+    with pytest.raises(Canceled):
+        encode_mp4(moving_frames(40, 96, 64), 24, tmp_path / "clip.mp4", progress=stop_at_ten)
+    assert heard[-1] == (10, 40)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _record(heard: list[tuple[int, int]]) -> Callable[[int, int], None]:
+    def progress(done: int, total: int) -> None:
+        heard.append((done, total))
+
+    return progress
 
 
 def test_no_frames_is_an_encode_error(tmp_path: Path) -> None:

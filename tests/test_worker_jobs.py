@@ -6,6 +6,8 @@ engine that really sleeps (tests/fake_engines.py).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import fake_engines
+from i2v.config import Settings
 from i2v.errors import ErrorCode, MediaNotFound
 from i2v.jobs import JobStatus, Stage
 from i2v.store import STEP, TOTAL, JobStore, open_store, request_key
@@ -173,6 +176,35 @@ def test_cancel_while_generating_stops_within_one_step(data_dir: Path, open_sqli
     assert job.error_code is None
 
 
+def test_canceling_a_job_that_waits_for_the_encoder_spares_the_job_being_encoded(
+    data_dir: Path, open_sqlite
+) -> None:
+    # The second job's frames are ready while the first one's slow encode runs; its cancel
+    # must end it at once rather than outlast the cancel grace and get the child (and the
+    # first job's encode with it) killed.
+    # Making 150 frames of noise is slow too: the stall floor must not judge it.
+    settings = fast_settings(data_dir, cancel_grace_seconds=2.0, stall_timeout_seconds=30.0)
+    fake_engines.configure(
+        data_dir, steps=2, step_seconds=0.05, size=[640, 360], frames=150, noise=True
+    )
+    store = open_sqlite(settings)
+    encoding, waiting = submit(store, 2)
+    with worker_thread(store, settings, burst=True) as worker:
+        wait_for(
+            lambda: store.get(waiting).stage is Stage.ENCODING,
+            60,
+            "the second job to wait for the encoder",
+        )
+        assert store.get(encoding).status is JobStatus.RUNNING, "the first encode ended too soon"
+        store.request_cancel(waiting)
+        canceled = wait_for(status_is(store, waiting, "canceled", "failed", "queued"), 30, "cancel")
+        done = wait_for(status_is(store, encoding, "succeeded", "failed", "queued"), 120, "job 1")
+    assert canceled.status is JobStatus.CANCELED
+    assert done.status is JobStatus.SUCCEEDED, done.error_message
+    assert done.attempts == 1
+    assert worker.loads == 1
+
+
 def test_cancel_while_queued_is_immediate_and_the_job_never_runs(
     data_dir: Path, open_sqlite
 ) -> None:
@@ -225,3 +257,50 @@ def _purged(store: JobStore, job_id: str) -> bool:
     except MediaNotFound:
         return True
     return False
+
+
+@pytest.fixture
+def busy_cpu() -> Iterator[None]:
+    """A process that spins on one core for as long as the test runs."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait(10)
+
+
+@pytest.mark.slow
+def test_a_full_hd_ten_second_video_encodes_on_a_busy_machine_without_being_taken_for_a_stall(
+    data_dir: Path, open_sqlite, busy_cpu: None
+) -> None:
+    # 300 frames of 1920x1080 take several 8-second stall floors to encode on two busy
+    # cores. The child reports each chunk of frames it encodes, so the stall budget judges
+    # real silence, and the progress bar moves while the video encodes.
+    settings = Settings(
+        data_dir=data_dir,
+        engine="kenburns",
+        stall_timeout_seconds=8.0,
+        worker_heartbeat_seconds=1.0,
+        worker_lease_seconds=30.0,
+        min_job_seconds=900.0,
+        max_job_seconds=1800.0,
+    )
+    store = open_sqlite(settings)
+    [job_id] = submit(store, width=1920, height=1080, duration_seconds=10, fps=30)
+    encoding: list[float] = []
+
+    def finished() -> bool:
+        job = store.get(job_id)
+        if job.stage is Stage.ENCODING and (not encoding or encoding[-1] != job.progress):
+            encoding.append(job.progress)
+        return job.status.is_terminal
+
+    with worker_thread(store, settings, burst=True, progress_seconds=0.5):
+        wait_for(finished, 600, "the full-HD job")
+    job = store.get(job_id)
+    assert job.status is JobStatus.SUCCEEDED, job.error_message
+    assert job.attempts == 1
+    assert (job.result["width"], job.result["height"], job.result["frames"]) == (1920, 1080, 300)
+    assert len(encoding) >= 3, encoding
+    assert encoding == sorted(encoding)

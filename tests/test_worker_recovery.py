@@ -6,9 +6,11 @@ children; the failures are real signals and real hangs.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +113,106 @@ def test_a_child_stopped_with_sigstop_counts_as_stalled_and_the_job_succeeds_on_
         job = wait_for(status_is(store, job_id, "succeeded", "failed"), 30, "the retried job")
     assert job.status is JobStatus.SUCCEEDED, job.error_message
     assert _pid_gone(pid)
+
+
+@posix_only
+def test_a_stalled_job_whose_child_wakes_within_the_grace_is_retried_on_it_not_canceled(
+    data_dir: Path, stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The child is frozen mid-step, judged stalled, and thawed before the cancel grace ends:
+    # it stops the job by itself and is kept. The retry (attempt 2, the same job id) runs on
+    # that same child and must not inherit the cancel that stopped attempt 1.
+    settings = fast_settings(data_dir, cancel_grace_seconds=60.0, min_job_seconds=60.0)
+    fake_engines.configure(data_dir, steps=20, step_seconds=0.1)
+    store = _store(stores, settings)
+    [job_id] = submit(store)
+    caplog.set_level(logging.WARNING, logger="i2v.worker")
+    with worker_thread(store, settings, burst=True) as worker:
+        pid = child_pid(store)
+        wait_for(lambda: len(fake_engines.step_times(data_dir)) >= 2, 30, "two steps")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_for(
+                lambda: any("stopped making progress" in r.getMessage() for r in caplog.records),
+                settings.stall_timeout_seconds + 30,
+                "the stall verdict",
+            )
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        job = wait_for(
+            status_is(store, job_id, "succeeded", "failed", "canceled"), 60, "the retried job"
+        )
+        children = {w.child_pid for w in store.list_workers()}
+    assert job.status is JobStatus.SUCCEEDED, (job.status, job.error_message)
+    assert job.attempts == 2
+    assert not job.cancel_requested
+    assert worker.loads == 1
+    assert children == {pid}
+    assert [w[0] for w in fake_engines.journal(data_dir)].count("canceled") == 1
+
+
+@posix_only
+def test_a_job_whose_lease_was_lost_and_which_the_same_worker_takes_again_is_not_canceled(
+    data_dir: Path, stores
+) -> None:
+    # The supervisor freezes past its lease; another worker's sweep puts the job back in the
+    # queue. Thawed, the supervisor drops its run (cancelling it in the child) and claims the
+    # same job again: attempt 2 must run, untouched by what the child says of attempt 1.
+    settings = fast_settings(data_dir)
+    fake_engines.configure(data_dir, steps=50, step_seconds=0.1)
+    store = _store(stores, settings)
+    [job_id] = submit(store)
+    supervisor = worker_process(settings)
+    try:
+        child_pid(store)
+        wait_for(lambda: len(fake_engines.step_times(data_dir)) >= 2, 60, "two steps")
+        os.kill(supervisor.pid, signal.SIGSTOP)
+        try:
+            wait_for(store.requeue_expired, 30, "the frozen worker's lease to expire")
+        finally:
+            os.kill(supervisor.pid, signal.SIGCONT)
+        job = wait_for(status_is(store, job_id, "succeeded", "failed", "canceled"), 60, "the job")
+    finally:
+        supervisor.kill()
+        supervisor.wait(10)
+    assert job.status is JobStatus.SUCCEEDED, (job.status, job.error_message)
+    assert job.attempts == 2
+    assert not job.cancel_requested
+
+
+@posix_only
+def test_a_child_killed_while_a_job_is_prefetched_charges_only_the_job_it_was_running(
+    data_dir: Path, stores
+) -> None:
+    # The first job hangs in decoding, past its GPU steps, so the worker prefetches the
+    # second one; the child holds it, not yet begun, when it is killed.
+    settings = fast_settings(
+        data_dir,
+        "fake_engines:DecodeHangingEngine",
+        stall_timeout_seconds=60.0,
+        min_job_seconds=60.0,
+    )
+    fake_engines.configure(data_dir, steps=2, step_seconds=0.05)
+    (data_dir / "hang_decoding_once").touch()
+    store = _store(stores, settings)
+    running, prefetched = submit(store, 2)
+    with worker_thread(store, settings, burst=True) as worker:
+        pid = child_pid(store)
+        wait_for(
+            lambda: any(w[0] == "decode-hang" for w in fake_engines.journal(data_dir)),
+            30,
+            "the first job to hang in decoding",
+        )
+        wait_for(status_is(store, prefetched, "running"), 30, "the second job to be prefetched")
+        os.kill(pid, signal.SIGKILL)
+        for job_id in (running, prefetched):
+            wait_for(status_is(store, job_id, "succeeded", "failed"), 60, f"job {job_id}")
+    first, second = store.get(running), store.get(prefetched)
+    assert first.status is JobStatus.SUCCEEDED, first.error_message
+    assert first.attempts == 2
+    assert second.status is JobStatus.SUCCEEDED, second.error_message
+    assert second.attempts == 1
+    assert worker.loads == 2
 
 
 @posix_only
@@ -253,3 +355,33 @@ def test_a_crash_loop_ends_in_a_failed_job_once_attempts_run_out(data_dir: Path,
     assert job.error_code is ErrorCode.WORKER_LOST
     assert "crashed" in (job.error_message or "")
     assert len([w for w in fake_engines.journal(data_dir) if w[0] == "crash"]) == 2
+
+
+@posix_only
+def test_a_worker_killed_outright_leaves_a_scratch_folder_that_the_next_worker_removes(
+    data_dir: Path, stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    settings = fast_settings(data_dir)
+    fake_engines.configure(data_dir)
+    store = _store(stores, settings)
+    killed = worker_process(settings)
+    try:
+        child_pid(store)
+        [left] = wait_for(lambda: list(scratch.glob("i2v-worker-*")), 30, "its scratch folder")
+    finally:
+        killed.kill()
+        killed.wait(10)
+    assert left.name.startswith(f"i2v-worker-{killed.pid}-")
+    assert left.is_dir()
+    # A folder of a worker that still runs (this very process) must survive the sweep.
+    running = scratch / f"i2v-worker-{os.getpid()}-running"
+    running.mkdir()
+    with worker_thread(store, settings, burst=True):
+        assert not left.exists()
+        assert running.is_dir()
+        assert len(list(scratch.glob(f"i2v-worker-{os.getpid()}-*"))) == 2
+    assert [p.name for p in scratch.glob("i2v-worker-*")] == [running.name]

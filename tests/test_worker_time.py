@@ -43,6 +43,19 @@ def test_progress_follows_steps_while_generating_and_the_jobs_own_pace_drives_th
     assert left == pytest.approx(5 * 4.0 + 15.0)
 
 
+def test_progress_follows_the_frames_while_encoding_where_the_child_reports_them() -> None:
+    expected = Expectation.from_timings(
+        measured(preprocessing=5.0, generating=75.0, encoding=20.0), 10, 0
+    )
+    progress, left = estimate(
+        expected, Position(Stage.ENCODING, stage_elapsed=4.0, done=75, total=300)
+    )
+    assert progress == pytest.approx((80 + 0.25 * 20) / 100)
+    assert left == pytest.approx(225 * 4.0 / 75)
+    last, _ = estimate(expected, Position(Stage.ENCODING, stage_elapsed=16.0, done=300, total=300))
+    assert last < 1.0
+
+
 def test_a_stage_running_past_its_estimate_never_reaches_its_end_early() -> None:
     expected = Expectation.prior(100.0)
     progress, left = estimate(expected, Position(Stage.ENCODING, stage_elapsed=500.0))

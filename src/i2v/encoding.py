@@ -11,7 +11,7 @@ import io
 import math
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from i2v.errors import EngineError, ErrorCode
+from i2v.errors import Canceled, EngineError, ErrorCode
 
 #: Default cap: Telegram bots may upload 50 MB; keep a margin for the multipart envelope.
 DEFAULT_MAX_BYTES = 45 * 1024 * 1024
@@ -34,6 +34,9 @@ THUMB_MAX_BYTES = 200 * 1024
 #: Give up re-encoding past this CRF: the picture would be mush; the caller should shrink it.
 MAX_CRF = 44
 _AUDIO_RATE = 48_000
+
+#: Told ``(frames done, frames in all)`` after each frame; returning True stops the encode.
+EncodeProgress = Callable[[int, int], bool | None]
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,14 @@ def encode_mp4(
     crf: int = DEFAULT_CRF,
     preset: str = "veryfast",
     audio: bool = True,
+    progress: EncodeProgress | None = None,
 ) -> VideoInfo:
     """Write RGB uint8 frames (n, h, w, 3) as a Telegram-ready H.264 MP4 at ``path``.
 
     If the file is larger than ``max_bytes`` it is encoded again at a higher CRF,
-    aimed from the measured size, until it fits.
+    aimed from the measured size, until it fits. ``progress`` hears of every frame
+    (a long encode is work, not silence) and may stop it: then nothing is written
+    and :class:`~i2v.errors.Canceled` is raised.
     """
     if len(frames) == 0:
         raise EngineError(ErrorCode.ENCODE_FAILED, "there are no frames to encode")
@@ -94,10 +100,15 @@ def encode_mp4(
     tmp = path.with_name(path.name + ".part")
     while True:
         try:
-            _write(frames, fps, tmp, crf=crf, preset=preset, audio=audio)
+            finished = _write(
+                frames, fps, tmp, crf=crf, preset=preset, audio=audio, progress=progress
+            )
         except (av.FFmpegError, OSError, ValueError) as exc:
             tmp.unlink(missing_ok=True)
             raise EngineError(ErrorCode.ENCODE_FAILED, f"writing the MP4 failed: {exc}") from exc
+        if not finished:
+            tmp.unlink(missing_ok=True)
+            raise Canceled("canceled while encoding")
         size = tmp.stat().st_size
         if size <= max_bytes:
             break
@@ -135,7 +146,9 @@ def _write(
     crf: int,
     preset: str,
     audio: bool,
-) -> None:
+    progress: EncodeProgress | None,
+) -> bool:
+    """Encode into ``path``; False if ``progress`` asked to stop (the file is then unusable)."""
     height, width = frames[0].shape[:2]
     # yuv420p halves chroma in both directions, so x264 refuses odd sides: drop the last row/column.
     even_w, even_h = width - width % 2, height - height % 2
@@ -174,11 +187,14 @@ def _write(
                 # Interleave audio with video so the muxer never buffers a whole stream.
                 target = round((index + 1) * _AUDIO_RATE / fps)
                 samples_done = _mux_silence(box, sound, samples_done, target)
+            if progress is not None and progress(index + 1, len(frames)):
+                return False
         box.mux(video.encode(None))
         if sound is not None:
             total = round(len(frames) * _AUDIO_RATE / fps)
             _mux_silence(box, sound, samples_done, total, last=True)
             box.mux(sound.encode(None))
+    return True
 
 
 def _mux_silence(box: Any, sound: Any, done: int, target: int, *, last: bool = False) -> int:

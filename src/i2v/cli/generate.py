@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -77,6 +79,7 @@ def generate(
     target = output or _default_output(image)
     if target.is_dir():
         raise InputError(f"{target} is a folder; give a file name for the video")
+    _check_writable(target)
     store = cli.store
     job = store.submit(spec, data, content_type=info.content_type)
     with _worker_if_none_alive(cli, job):
@@ -102,6 +105,28 @@ def _default_output(image: Path) -> Path:
         target = Path(f"{image.stem}-{index}.mp4")
         index += 1
     return target
+
+
+def _check_writable(target: Path) -> None:
+    """Fail before the video is made if it could not be saved at ``target``.
+
+    The video is saved the way this checks: a new file in the target's folder (made if
+    missing), renamed into place. Only trying tells, since permissions, read-only disks
+    and network shares each have their own rules.
+    """
+    folder = target.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"cannot save the video to {target}: {folder} is not writable ({reason}); "
+            "choose another place with -o"
+        ) from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -168,7 +193,11 @@ def _save(store: JobStore, job: Job, target: Path) -> Path | None:
     try:
         store.save_media(job.id, VIDEO, target)
     except OSError as exc:
-        raise InputError(f"cannot write {target}: {exc.strerror}") from None
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"the video is made but could not be saved to {target} ({reason}); it is kept "
+            f"as job {job.id}: save it with `i2v result {job.id} -o FILE.mp4`"
+        ) from None
     return target
 
 

@@ -9,6 +9,9 @@ Three threads share the work so the GPU never waits on the CPU:
   generates job N+1.
 
 Everything the supervisor needs to know travels back as events (``events.py``).
+What the child remembers about a job (is it cancelled?) is keyed by the attempt's
+lease token and forgotten when the attempt ends: a retry of the same job is a new
+attempt and must not inherit the cancel that stopped the last one.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import signal
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -34,6 +37,7 @@ from i2v.jobs import Stage
 from i2v.worker.events import (
     CancelJob,
     ChildEvent,
+    ChunkDone,
     JobCanceled,
     JobDone,
     JobFailed,
@@ -52,6 +56,11 @@ log = logging.getLogger(__name__)
 
 #: When the supervisor vanishes, a job still running gets this long to notice the cancel.
 ORPHAN_EXIT_SECONDS = 5.0
+#: While finished frames wait for the encoder (busy with the job before), the job says
+#: it is alive this often, so its wait is not taken for a stall ...
+WAITING_EVENT_SECONDS = 1.0
+#: ... and looks this often for a cancel, well within the cancel grace.
+WAITING_CANCEL_SECONDS = 0.1
 
 
 class Outbox:
@@ -69,20 +78,31 @@ class Outbox:
 
 
 class Inbox:
-    """Reads the supervisor's messages on a thread: jobs go to a queue, cancels to a set."""
+    """Reads the supervisor's messages on a thread: jobs go to a queue, cancels to a set.
+
+    Both sets hold lease tokens (attempts), never bare job ids.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.jobs: queue.Queue[RunJob | None] = queue.Queue()
         self._conn = conn
+        #: Attempts received and not yet ended; a cancel for any other is stale.
+        self._live: set[str] = set()
         self._canceled: set[str] = set()
         self._lock = threading.Lock()
         self._everything = False
         threading.Thread(target=self._read, name="i2v-inbox", daemon=True).start()
 
-    def is_canceled(self, job_id: str) -> bool:
-        """True once the supervisor asked to stop this job (or went away)."""
+    def is_canceled(self, token: str) -> bool:
+        """True once the supervisor asked to stop this attempt (or went away)."""
         with self._lock:
-            return self._everything or job_id in self._canceled
+            return self._everything or token in self._canceled
+
+    def forget(self, token: str) -> None:
+        """The attempt ended (its last event is sent): remember nothing more about it."""
+        with self._lock:
+            self._live.discard(token)
+            self._canceled.discard(token)
 
     def _read(self) -> None:
         while True:
@@ -91,10 +111,13 @@ class Inbox:
             except (EOFError, OSError):
                 message = None
             if isinstance(message, RunJob):
+                with self._lock:
+                    self._live.add(message.token)
                 self.jobs.put(message)
             elif isinstance(message, CancelJob):
                 with self._lock:
-                    self._canceled.add(message.job_id)
+                    if message.token in self._live:
+                        self._canceled.add(message.token)
             elif isinstance(message, Shutdown) or message is None:
                 with self._lock:
                     self._everything = message is None
@@ -130,10 +153,32 @@ class _ForwardLogs(logging.Handler):
 
 @dataclass
 class _Encode:
+    """Finished frames on their way to the encoder: taken by it, or dropped (canceled) first."""
+
     job: RunJob
     frames: Frames
     plan: RenderPlan
     progress: JobProgress
+    #: Set once the encoder took these frames or the wait for it was given up.
+    settled: threading.Event = field(default_factory=threading.Event)
+    _taken: bool | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> bool:
+        """The encoder's claim: False if the frames were dropped while they waited."""
+        return self._settle(taken=True)
+
+    def drop(self) -> bool:
+        """Give up waiting for the encoder: False if it already took the frames."""
+        return self._settle(taken=False)
+
+    def _settle(self, *, taken: bool) -> bool:
+        with self._lock:
+            if self._taken is not None:
+                return False
+            self._taken = taken
+        self.settled.set()
+        return True
 
 
 def child_main(conn: Connection, factory_path: str, settings: Settings, workdir: str) -> None:
@@ -165,7 +210,7 @@ def ignore_stop_signals() -> None:
 
 def _load(factory_path: str, settings: Settings, outbox: Outbox) -> Engine | None:
     started = time.monotonic()
-    loader = JobProgress("", outbox, lambda: False)
+    loader = JobProgress("", "", outbox, lambda: False)
     try:
         engine = load_factory(factory_path)(settings)
         engine.setup(loader)
@@ -196,7 +241,9 @@ class _Jobs:
         self.inbox = inbox
         self.workdir = workdir
         self.forward = forward
-        self.encodes: queue.Queue[_Encode | None] = queue.Queue(maxsize=1)
+        #: Frames waiting for the encoder. The main thread stays with each until the
+        #: encoder takes it or it is canceled (see _hand_over), so one job at most waits.
+        self.encodes: queue.Queue[_Encode | None] = queue.Queue()
 
     def serve(self) -> None:
         """Run jobs until told to stop, then let the last encode finish."""
@@ -209,7 +256,9 @@ class _Jobs:
         encoder.join()
 
     def _generate(self, job: RunJob) -> None:
-        progress = JobProgress(job.job_id, self.outbox, lambda: self.inbox.is_canceled(job.job_id))
+        progress = JobProgress(
+            job.job_id, job.token, self.outbox, lambda: self.inbox.is_canceled(job.token)
+        )
         # The job may have waited here for the previous one's last GPU work (prefetch);
         # its stall clock starts now.
         progress.stage(Stage.PREPROCESSING)
@@ -217,34 +266,65 @@ class _Jobs:
             if progress.cancel_requested():
                 raise Canceled("canceled before it started")
             plan = self.engine.plan(job.spec, photo_size(job.photo, self.video))
-            self.outbox.send(Planned(job.job_id, plan))
+            self.outbox.send(Planned(job.job_id, job.token, plan))
             frames = self.engine.generate(job.spec, job.photo, progress)
         except BaseException as exc:
-            self.outbox.send(failure_event(job.job_id, exc))
+            self._end(job, failure_event(job, exc))
             return
         progress.finish_generation()
-        self.encodes.put(_Encode(job, frames, plan, progress))
+        self._hand_over(_Encode(job, frames, plan, progress))
+
+    def _hand_over(self, item: _Encode) -> None:
+        """Give the frames to the encoder; while they wait for it, say the job is alive.
+
+        A cancel while they wait ends the job at once: waiting for the encode ahead of it
+        could outlast the cancel grace and get the child killed, that encode with it.
+        """
+        self.encodes.put(item)
+        said = time.monotonic()
+        while not item.settled.wait(WAITING_CANCEL_SECONDS):
+            if item.progress.cancel_requested() and item.drop():
+                self._end(item.job, JobCanceled(item.job.job_id, item.job.token))
+                return
+            if time.monotonic() - said >= WAITING_EVENT_SECONDS:
+                said = time.monotonic()
+                self.outbox.send(ChunkDone(item.job.job_id, item.job.token, 0, item.frames.count))
+
+    def _end(self, job: RunJob, event: ChildEvent) -> None:
+        """Send the attempt's last event and forget the attempt."""
+        self.outbox.send(event)
+        self.inbox.forget(job.token)
 
     def _encode_loop(self) -> None:
         while (item := self.encodes.get()) is not None:
+            if not item.take():
+                continue
             self.forward.working_on(item.job.job_id)
             try:
-                self.outbox.send(self._encode(item))
+                event = self._encode(item)
             except BaseException as exc:
-                self.outbox.send(failure_event(item.job.job_id, exc, ErrorCode.ENCODE_FAILED))
+                event = failure_event(item.job, exc, ErrorCode.ENCODE_FAILED)
+            self._end(item.job, event)
 
     def _encode(self, item: _Encode) -> ChildEvent:
-        job_id = item.job.job_id
+        job_id, token = item.job.job_id, item.job.token
         if item.progress.cancel_requested():
-            return JobCanceled(job_id)
-        video = self.workdir / f"{job_id}.mp4"
-        info = encode_mp4(item.frames.pixels, item.frames.fps, video, max_bytes=self.max_bytes)
-        thumbnail = self.workdir / f"{job_id}.jpg"
+            return JobCanceled(job_id, token)
+        # Named by attempt: a late, abandoned attempt must not overwrite the retry's files.
+        video = self.workdir / f"{job_id}-{token}.mp4"
+        info = encode_mp4(
+            item.frames.pixels,
+            item.frames.fps,
+            video,
+            max_bytes=self.max_bytes,
+            progress=item.progress.chunk,
+        )
+        thumbnail = self.workdir / f"{job_id}-{token}.jpg"
         thumbnail.write_bytes(make_thumbnail(item.frames.pixels[0]))
         if item.progress.cancel_requested():
             video.unlink(missing_ok=True)
             thumbnail.unlink(missing_ok=True)
-            return JobCanceled(job_id)
+            return JobCanceled(job_id, token)
         result = {
             **info.to_dict(),
             "engine": self.engine.name,
@@ -257,6 +337,7 @@ class _Jobs:
             result["upscaled_from"] = list(item.plan.upscaled_from)
         return JobDone(
             job_id=job_id,
+            token=token,
             video_path=str(video),
             thumbnail_path=str(thumbnail),
             result=result,
@@ -267,17 +348,18 @@ class _Jobs:
 
 
 def failure_event(
-    job_id: str, exc: BaseException, default: ErrorCode = ErrorCode.INTERNAL
+    job: RunJob, exc: BaseException, default: ErrorCode = ErrorCode.INTERNAL
 ) -> ChildEvent:
     """Turn an exception raised while making a job into the event that reports it."""
+    job_id, token = job.job_id, job.token
     if isinstance(exc, Canceled):
-        return JobCanceled(job_id)
+        return JobCanceled(job_id, token)
     if isinstance(exc, EngineError):
-        return JobFailed(job_id, exc.code, exc.message, traceback.format_exc())
+        return JobFailed(job_id, token, exc.code, exc.message, traceback.format_exc())
     if isinstance(exc, InputError):
-        return JobFailed(job_id, ErrorCode.INVALID_INPUT, str(exc))
+        return JobFailed(job_id, token, ErrorCode.INVALID_INPUT, str(exc))
     code = ErrorCode.OUT_OF_MEMORY if "OutOfMemory" in type(exc).__name__ else default
-    return JobFailed(job_id, code, describe(exc), traceback.format_exc())
+    return JobFailed(job_id, token, code, describe(exc), traceback.format_exc())
 
 
 def describe(exc: BaseException) -> str:

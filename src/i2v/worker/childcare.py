@@ -96,10 +96,11 @@ class ChildCare(WorkerCore):
         self._discard_child(kill=False)
         message = f"the process making the video crashed (exit code {code})"
         log.error("worker %s: %s; starting a new one", self.id, message)
+        # Only the job the child was working on pays an attempt; one prefetched behind it
+        # lost nothing but its place and goes back uncounted.
+        culprit = outcomes.crash_culprit(list(self._active.values()))
         for job in list(self._active.values()):
-            self._finish(
-                job, lambda j: outcomes.give_back(self.store, j, (ErrorCode.WORKER_LOST, message))
-            )
+            self._finish(job, lambda j: outcomes.settle_crashed(self.store, j, culprit, message))
 
     def _kill_child(self, culprit: ActiveJob) -> None:
         """The child ignored a cancel: kill it, settle every job it held, start afresh."""

@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from i2v.worker.eta import load_key
 from i2v.worker.events import Ready
 from i2v.worker.heartbeat import PURGE_SECONDS, Heartbeat
 from i2v.worker.jobrun import ActiveJob
+from i2v.worker.workdir import make_workdir
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class WorkerCore:
         self._queue_empty = False
         self._stop_at: float | None = None
         self._stop_lock = threading.Lock()
-        self._workdir = tempfile.mkdtemp(prefix="i2v-worker-")
+        self._workdir = str(make_workdir())
         self._heartbeat = Heartbeat(
             store,
             self.id,

@@ -107,8 +107,9 @@ def estimate(expected: Expectation, at: Position) -> tuple[float, float]:
     """Return (progress 0..1, seconds left) for a job at ``at``.
 
     Progress is weighted by each stage's expected time, so a slow generate fills
-    most of the bar; within generating it follows the steps, and elsewhere the
-    clock, held below the stage's end until the stage really ends.
+    most of the bar; within generating it follows the steps, within decoding and
+    encoding the frames (where the child reports them), and elsewhere the clock,
+    held below the stage's end until the stage really ends.
     """
     if at.stage is Stage.LOADING_MODEL:
         return 0.0, expected.total
@@ -117,8 +118,11 @@ def estimate(expected: Expectation, at: Position) -> tuple[float, float]:
     before = sum(expected.stages[s] for s in JOB_STAGES[:index])
     after = sum(expected.stages[s] for s in JOB_STAGES[index + 1 :])
     planned = expected.stages[at.stage]
-    if at.stage is Stage.GENERATING and at.total > 0:
+    if at.stage is not Stage.PREPROCESSING and at.total > 0:
         fraction = at.done / at.total
+        if at.stage is not Stage.GENERATING:
+            # The last frame is not the end: the encoder still flushes and the file is stored.
+            fraction = min(STAGE_CEILING, fraction)
         if at.done > 0:
             # Trust this job's own pace once it has one: the GPU may be busier or idler today.
             left = (at.total - at.done) * at.stage_elapsed / at.done

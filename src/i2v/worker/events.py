@@ -2,6 +2,10 @@
 
 They travel pickled over a ``multiprocessing`` pipe, so they hold only plain
 data: ids, numbers, strings, specs and file paths (never frames or engines).
+
+Every message about a job carries the lease token of its attempt as well as the job
+id: a retry of the same job is a new attempt, and nothing said about the old one (a
+cancel, a late result) may reach the new one.
 """
 
 from __future__ import annotations
@@ -21,15 +25,18 @@ class RunJob:
     """Make the video for this job (queued behind the one in progress, if any)."""
 
     job_id: str
+    #: The lease token of this attempt.
+    token: str
     spec: JobSpec
     photo: bytes
 
 
 @dataclass(frozen=True)
 class CancelJob:
-    """Stop this job at its next step."""
+    """Stop this attempt of the job at its next step."""
 
     job_id: str
+    token: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class Planned:
     """What the engine will make for this job, known before any GPU work."""
 
     job_id: str
+    token: str
     plan: RenderPlan
 
 
@@ -77,6 +85,7 @@ class StageChanged:
     """The job entered ``stage``."""
 
     job_id: str
+    token: str
     stage: Stage
 
 
@@ -85,6 +94,21 @@ class StepDone:
     """``done`` of ``total`` steps of the job finished."""
 
     job_id: str
+    token: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ChunkDone:
+    """``done`` of ``total`` frames of the job's current stage (decoding, encoding) are done.
+
+    Sent per chunk of frames, so a long encode is judged by its real silences rather
+    than as one silent stage. ``done`` is 0 while the frames wait for the encoder.
+    """
+
+    job_id: str
+    token: str
     done: int
     total: int
 
@@ -103,6 +127,7 @@ class JobDone:
     """The video is encoded; the files are in the child's temp folder for the supervisor to store."""
 
     job_id: str
+    token: str
     video_path: str
     thumbnail_path: str | None
     #: Video metadata (width, height, frames, fps, duration_seconds, bytes, codec, ...).
@@ -119,6 +144,7 @@ class JobFailed:
     """The job could not be made; ``code`` says which way."""
 
     job_id: str
+    token: str
     code: ErrorCode
     message: str
     traceback: str = ""
@@ -129,10 +155,11 @@ class JobCanceled:
     """The job stopped because cancel was requested."""
 
     job_id: str
+    token: str
 
 
 #: What the child says about one job.
-JobEvent = Planned | StageChanged | StepDone | JobDone | JobFailed | JobCanceled
+JobEvent = Planned | StageChanged | StepDone | ChunkDone | JobDone | JobFailed | JobCanceled
 
 #: Everything the child may send.
 ChildEvent = LoadProgress | Ready | SetupFailed | LogLine | JobEvent

@@ -1,4 +1,8 @@
-"""What the supervisor knows about one job it holds: lease, stage, steps, clocks and budgets."""
+"""What the supervisor knows about one attempt at a job: lease, stage, steps, clocks and budgets.
+
+An :class:`ActiveJob` lives from claim to the attempt's last store write; a retry
+of the same job is a new one, so nothing here carries over to it.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +26,13 @@ class ActiveJob:
     claimed_at: float
     #: When the job reached a ready child: its run-time clock (model loading never counts).
     started_at: float | None = None
+    #: When the child began this attempt (its first event); None while the job waits
+    #: behind another in the child (prefetched), untouched by anything the child does.
+    began_at: float | None = None
     stage: Stage = Stage.LOADING_MODEL
     stage_started: float = 0.0
     last_event: float = 0.0
+    #: Steps while generating, frames while decoding or encoding (reset with each stage).
     done: int = 0
     total: int = 0
     plan: RenderPlan | None = None
@@ -65,14 +73,21 @@ class ActiveJob:
         self.started_at = now
         self.enter(Stage.PREPROCESSING, now)
 
+    def heard(self, now: float) -> None:
+        """The child said something about this attempt: it has begun (if it had not)."""
+        if self.began_at is None:
+            self.began_at = now
+
     def enter(self, stage: Stage, now: float) -> None:
         """The job moved to ``stage``."""
+        if stage is not self.stage:
+            self.done = self.total = 0
         self.stage = stage
         self.stage_started = now
         self.last_event = now
 
     def stepped(self, done: int, total: int, now: float) -> None:
-        """A step finished."""
+        """A step (or a chunk of frames) finished."""
         self.done, self.total = done, total
         self.last_event = now
 

@@ -82,6 +82,25 @@ def give_back(store: JobStore, job: ActiveJob, error: tuple[ErrorCode, str] | No
         )
 
 
+def crash_culprit(jobs: list[ActiveJob]) -> ActiveJob | None:
+    """The job a crashed child is charged to: the one it began last (the one on the GPU).
+
+    A job the child had not begun (prefetched, waiting behind another) cannot have
+    crashed it. When the child had begun none, the crash came while taking the oldest.
+    """
+    begun = [job for job in jobs if job.began_at is not None]
+    if begun:
+        return max(begun, key=lambda job: job.began_at or 0.0)
+    return min(jobs, key=lambda job: job.claimed_at, default=None)
+
+
+def settle_crashed(
+    store: JobStore, job: ActiveJob, culprit: ActiveJob | None, message: str
+) -> None:
+    """The child crashed: the job it was working on pays an attempt, a bystander goes back free."""
+    give_back(store, job, (ErrorCode.WORKER_LOST, message) if job is culprit else None)
+
+
 def settle_killed(store: JobStore, job: ActiveJob) -> None:
     """The child holding the job was killed: end or requeue the job by why it was stopped."""
     if job.verdict is not None:

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from i2v.jobs import Stage
-from i2v.worker.events import ChildEvent, LoadProgress, StageChanged, StepDone
+from i2v.worker.events import ChildEvent, ChunkDone, LoadProgress, StageChanged, StepDone
+
+#: Least time between two chunk events of one stage (the last chunk always goes).
+CHUNK_EVENT_SECONDS = 0.2
 
 
 class EventSender(Protocol):
@@ -18,10 +21,13 @@ class EventSender(Protocol):
 
 
 class JobProgress:
-    """Implements :class:`i2v.engine.base.ProgressSink` for one job; cancel rides ``step``."""
+    """Implements :class:`i2v.engine.base.ProgressSink` for one attempt; cancel rides ``step``."""
 
-    def __init__(self, job_id: str, sender: EventSender, is_canceled: Callable[[], bool]) -> None:
+    def __init__(
+        self, job_id: str, token: str, sender: EventSender, is_canceled: Callable[[], bool]
+    ) -> None:
         self.job_id = job_id
+        self.token = token
         self._sender = sender
         self._is_canceled = is_canceled
         self._stage: Stage | None = None
@@ -29,6 +35,7 @@ class JobProgress:
         self._seconds: dict[str, float] = {}
         self._last_step = time.monotonic()
         self._steps: list[float] = []
+        self._last_chunk = float("-inf")
 
     def stage(self, stage: Stage) -> None:
         """The engine entered ``stage``."""
@@ -36,14 +43,27 @@ class JobProgress:
         self._stage = stage
         if stage is Stage.GENERATING:
             self._last_step = time.monotonic()
-        self._sender.send(StageChanged(self.job_id, stage))
+        self._last_chunk = float("-inf")
+        self._sender.send(StageChanged(self.job_id, self.token, stage))
 
     def step(self, done: int, total: int) -> bool:
         """A step finished; True if the job must stop now."""
         now = time.monotonic()
         self._steps.append(now - self._last_step)
         self._last_step = now
-        self._sender.send(StepDone(self.job_id, done, total))
+        self._sender.send(StepDone(self.job_id, self.token, done, total))
+        return self._is_canceled()
+
+    def chunk(self, done: int, total: int) -> bool:
+        """``done`` of ``total`` frames of this stage are done; True if the job must stop now.
+
+        For stages measured in frames (decoding, encoding): each call proves the stage is
+        alive, and at most one event per CHUNK_EVENT_SECONDS goes to the supervisor.
+        """
+        now = time.monotonic()
+        if done >= total or now - self._last_chunk >= CHUNK_EVENT_SECONDS:
+            self._last_chunk = now
+            self._sender.send(ChunkDone(self.job_id, self.token, done, total))
         return self._is_canceled()
 
     def load_progress(self, fraction: float) -> None:

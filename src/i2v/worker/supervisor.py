@@ -154,7 +154,7 @@ class Worker(JobWatch):
         log.info("job %s: claimed (attempt %d)", job.id, lease.job.attempts)
         photo = self.store.read_media(job.id, PHOTO)
         assert self._child is not None
-        self._child.send(events.RunJob(job.id, lease.job.spec, photo))
+        self._child.send(events.RunJob(job.id, lease.token, lease.job.spec, photo))
         if self._ready is not None:
             job.start(now)
         self._update(state=self._busy_or_idle(), job_id=job.id)
@@ -192,11 +192,13 @@ class Worker(JobWatch):
     def _handle_job_event(self, event: events.JobEvent) -> None:
         now = time.monotonic()
         job = self._active.get(event.job_id)
-        if job is None:
-            # A job this worker gave up (lease lost): throw its output away.
+        if job is None or job.token != event.token:
+            # An attempt this worker gave up (lease lost), though perhaps holding a retry of
+            # the same job now: throw its output away, and never let it touch the retry.
             if isinstance(event, events.JobDone):
                 outcomes.discard_files(event)
             return
+        job.heard(now)
         match event:
             case events.Planned():
                 job.plan = event.plan
@@ -204,7 +206,7 @@ class Worker(JobWatch):
             case events.StageChanged():
                 job.enter(event.stage, now)
                 log.debug("job %s: %s", job.id, event.stage.value)
-            case events.StepDone():
+            case events.StepDone() | events.ChunkDone():
                 job.stepped(event.done, event.total, now)
             case events.JobDone():
                 engine = self._ready.engine if self._ready else ""

@@ -75,7 +75,7 @@ class JobWatch(ChildCare):
         else:
             log.info("job %s: cancel requested; stopping it at the next step", job.id)
         if self._child is not None:
-            self._child.send(CancelJob(job.id))
+            self._child.send(CancelJob(job.id, job.token))
 
     def _report_progress(self) -> None:
         self._check_cancels()
@@ -124,7 +124,7 @@ class JobWatch(ChildCare):
         log.warning("job %s: lease lost (another worker took it); stopping this run", job.id)
         self._active.pop(job.id, None)
         if self._child is not None:
-            self._child.send(CancelJob(job.id))
+            self._child.send(CancelJob(job.id, job.token))
 
     def _expected_load_left(self, now: float) -> float:
         if self._child is None:

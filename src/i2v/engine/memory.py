@@ -19,7 +19,26 @@ from i2v.engine.plans import HEADROOM, LEGACY, Budget, MemoryPlan, process_cap_g
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HEADROOM", "apply_plan", "cap_process_memory", "free_ram_gb", "measure", "to_plan"]
+__all__ = [
+    "API_SINCE",
+    "HEADROOM",
+    "apply_plan",
+    "cap_process_memory",
+    "free_ram_gb",
+    "measure",
+    "to_plan",
+]
+
+#: The oldest diffusers release with each API the engine calls; pyproject's floor covers them all.
+API_SINCE = {
+    "FromSingleFileMixin for LTXVideoTransformer3DModel and AutoencoderKLLTXVideo": "0.32",
+    "LTXConditionPipeline": "0.33",
+    "ModelMixin.enable_layerwise_casting": "0.33",
+    "hooks.group_offloading.apply_group_offloading": "0.33",
+    "apply_group_offloading(low_cpu_mem_usage=...)": "0.34",
+    "WanImageToVideoPipeline(expand_timesteps=...) for Wan 2.2 TI2V-5B": "0.35",
+    "DiffusionPipeline.enable_group_offload(exclude_modules=...)": "0.36",
+}
 
 #: Components that only run once per new prompt (or photo): streamed under the ``dit`` placement.
 ENCODERS = ("text_encoder", "text_encoder_2", "image_encoder")

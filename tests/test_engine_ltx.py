@@ -163,3 +163,45 @@ def test_fp8_storage_keeps_the_transformer_in_float8_and_still_makes_frames(
     assert torch.float8_e4m3fn in weights
     frames = engine.generate(spec(steps=1), PHOTO, RecordingProgress())
     assert frames.pixels.shape == (9, 32, 32, 3)
+
+
+def decoded_frames(path: Path) -> list[bytes]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24").tobytes() for frame in container.decode(video=0)]
+
+
+@pytest.mark.slow
+def test_i2v_generate_makes_a_valid_mp4_from_a_distilled_ltx_folder_and_repeats_it_exactly(
+    distilled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import json
+
+    from i2v.cli.app import main
+
+    monkeypatch.setenv("I2V_DATA_DIR", str(tmp_path / "data"))
+    photo = DATA / "coffee.png"
+    outputs = []
+    for attempt in ("first", "again"):
+        target = tmp_path / f"{attempt}.mp4"
+        with pytest.raises(SystemExit) as exit_info:
+            main(
+                [
+                    "generate", str(photo), "-o", str(target), "--json",
+                    "--engine", "diffusers", "--model", str(distilled),
+                    "--seed", "11", "--width", "32", "--height", "32",
+                    "--duration", "1", "--fps", "8",
+                ]
+            )  # fmt: skip
+        out, err = capsys.readouterr()
+        assert exit_info.value.code in (0, None), err
+        result = json.loads(out)
+        assert result["status"] == "succeeded"
+        assert result["metadata"]["model"] == str(distilled)
+        assert result["metadata"]["steps"] == 8
+        assert result["metadata"]["memory_plan"] == "none"
+        probe = probe_mp4(target)
+        assert (probe.codec, probe.width, probe.height, probe.frames) == ("h264", 32, 32, 9)
+        outputs.append(decoded_frames(target))
+    assert outputs[0] == outputs[1]

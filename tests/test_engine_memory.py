@@ -10,6 +10,7 @@ import pytest
 import tomllib
 
 from i2v.engine import families, memory
+from i2v.engine.plans import FRAMEWISE_FRAMES, TILE_PIXELS
 from i2v.engine.presets import PRESET_BY_FAMILY, PRESETS
 from i2v.engine.prompts import PromptCache
 
@@ -50,6 +51,9 @@ def test_vaes_that_can_tile_are_tiled_and_ltx_decodes_framewise_when_asked() -> 
     vae = tiny_ltx_vae(timestep_conditioning=True)
     memory.set_vae_mode(vae, "tiled")
     assert vae.use_tiling and not vae.use_framewise_decoding
+    # Tiles as large as the plan estimates assume, no larger.
+    assert (vae.tile_sample_min_height, vae.tile_sample_min_width) == (TILE_PIXELS, TILE_PIXELS)
+    assert vae.tile_sample_min_num_frames == FRAMEWISE_FRAMES
     memory.set_vae_mode(vae, "framewise")
     assert vae.use_framewise_decoding
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 else:
     StoreBase = object
 
-_UPDATABLE = frozenset({"state", "child_pid", "job_id", "engine", "model", "gpu"})
+_UPDATABLE = frozenset({"state", "child_pid", "job_id", "engine", "model", "gpu", "memory_plan"})
 #: Dead workers' rows are kept this long, so `i2v workers` can show what recently died.
 DEAD_WORKER_RETENTION_SECONDS = 24 * 3600.0
 
@@ -39,6 +39,7 @@ class WorkerRegistry(StoreBase):
             "started_at": now,
             "heartbeat_at": now,
             "gpu": dict(worker.gpu) or None,
+            "memory_plan": worker.memory_plan,
         }
         with self._write() as conn:
             conn.execute(schema.workers.delete().where(schema.workers.c.id == worker.id))
@@ -50,7 +51,7 @@ class WorkerRegistry(StoreBase):
             )
 
     def update_worker(self, worker_id: str, **fields: Any) -> None:
-        """Change some of a worker's fields (state, child_pid, job_id, engine, model, gpu)."""
+        """Change some of a worker's fields (state, child_pid, job_id, engine, model, gpu, plan)."""
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise TypeError(f"cannot update worker fields {sorted(unknown)}")

@@ -47,16 +47,22 @@ class ChildCare(WorkerCore):
         self.loads += 1
         self._load_failures = 0
         log.info(
-            "worker %s: %s %s loaded in %.1f s",
+            "worker %s: %s %s loaded in %.1f s with memory plan %s",
             self.id,
             event.engine,
             event.model,
             event.load_seconds,
+            event.memory_plan,
         )
         now = time.monotonic()
         for job in self._active.values():
             job.start(now)
-        self._update(state=self._busy_or_idle(), engine=event.engine, model=event.model)
+        self._update(
+            state=self._busy_or_idle(),
+            engine=event.engine,
+            model=event.model,
+            memory_plan=event.memory_plan,
+        )
         try:
             self.store.record_timing(
                 self._load_key(), Stage.LOADING_MODEL.value, event.load_seconds

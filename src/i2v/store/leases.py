@@ -201,7 +201,7 @@ class Leases(Submissions):
         now = self._clock()
         extra: dict[str, Any] = {} if warnings is None else {"warnings": list(warnings)}
         with self._write() as conn:
-            self._finish(
+            job = self._finish(
                 conn,
                 job_id,
                 lease,
@@ -216,7 +216,8 @@ class Leases(Submissions):
             write_media(conn, job_id, VIDEO, video, "video/mp4", now)
             if thumbnail is not None:
                 write_media(conn, job_id, THUMBNAIL, thumbnail, "image/jpeg", now)
-        return self.get(job_id)
+        # The row as the update left it (storing media does not change it): no second read.
+        return job
 
     def fail(self, job_id: str, lease: str, code: ErrorCode, message: str) -> Job:
         """Mark the job failed for good with a code and a message the user will read."""
@@ -371,20 +372,26 @@ class Leases(Submissions):
 
     def _finish(
         self, conn: sa.Connection, job_id: str, lease: str, status: JobStatus, **values: Any
-    ) -> None:
+    ) -> Job:
         now = self._clock()
-        changed = conn.execute(
-            J.update()
-            .where(*self._held(job_id, lease))
-            .values(
-                status=status.value,
-                finished_at=now,
-                updated_at=now,
-                lease_expires_at=None,
-                stage=None,
-                **values,
+        row = (
+            conn.execute(
+                J.update()
+                .where(*self._held(job_id, lease))
+                .values(
+                    status=status.value,
+                    finished_at=now,
+                    updated_at=now,
+                    lease_expires_at=None,
+                    stage=None,
+                    **values,
+                )
+                .returning(*J.c)
             )
-        ).rowcount
-        if not changed:
+            .mappings()
+            .first()
+        )
+        if row is None:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
         wakeups.notify(conn, wakeups.CHANGED, job_id)
+        return job_from_row(row)

@@ -19,6 +19,8 @@ Step = Callable[[sa.Connection], None]
 
 #: Columns of ``jobs`` that later steps add; step 1 creates the table without them.
 _JOBS_COLUMNS_ADDED_LATER = ("warnings", "delivery_holder", "delivery_until", "model")
+#: Columns of ``workers`` that later steps add.
+_WORKERS_COLUMNS_ADDED_LATER = ("serves",)
 
 
 def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
@@ -31,8 +33,13 @@ def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
     )
     for index in schema.jobs.indexes:
         sa.Index(index.name, *(jobs.c[c.name] for c in index.columns))
-    for table in (schema.media, schema.media_chunks, schema.workers):
+    for table in (schema.media, schema.media_chunks):
         table.to_metadata(first)
+    sa.Table(
+        "workers",
+        first,
+        *(c._copy() for c in schema.workers.columns if c.name not in _WORKERS_COLUMNS_ADDED_LATER),
+    )
     first.create_all(conn)
 
 
@@ -58,10 +65,17 @@ def _step_3_delivery_lease_and_model(conn: sa.Connection) -> None:
     conn.execute(jobs.update().values(model=jobs.c.spec["model"].as_string()))
 
 
+def _step_4_worker_serves(conn: sa.Connection) -> None:
+    """What each worker claims (engines, model names), so a front end can tell who serves a job."""
+    json_type = sa.JSON().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE workers ADD COLUMN serves {json_type}"))
+
+
 STEPS: tuple[Step, ...] = (
     _step_1_jobs_media_workers,
     _step_2_timings_settings_warnings,
     _step_3_delivery_lease_and_model,
+    _step_4_worker_serves,
 )
 HEAD = len(STEPS)
 

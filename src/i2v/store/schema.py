@@ -91,6 +91,8 @@ workers = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("heartbeat_at", sa.Float, nullable=False),
     sa.Column("gpu", sa.JSON),
+    #: What the worker claims: {"engines": [...] | null, "models": [...] | null, "job_id": ...}.
+    sa.Column("serves", sa.JSON),
 )
 
 timings = sa.Table(

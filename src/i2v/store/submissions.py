@@ -193,8 +193,9 @@ class Submissions(_Base):
                     .scalar_subquery(),
                 ).where(ahead)
             ).one()
+            serving = self._count_serving(conn, row["engine"], row["model"])
         wait = (float(ahead_seconds) + float(running_seconds)) / max(1, live_workers)
-        return job_from_row(row), QueuePosition(int(count) + 1, wait, live_workers)
+        return job_from_row(row), QueuePosition(int(count) + 1, wait, live_workers, serving)
 
     def request_cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once; flag a running one for its worker; leave finished ones."""

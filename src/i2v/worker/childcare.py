@@ -20,6 +20,7 @@ from i2v.worker.core import WorkerCore, WorkerOptions
 from i2v.worker.deadlines import say_seconds
 from i2v.worker.events import Ready
 from i2v.worker.jobrun import ActiveJob
+from i2v.worker.routing import claim_filter
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,13 @@ class ChildCare(WorkerCore):
         now = time.monotonic()
         for job in self._active.values():
             job.start(now)
-        self._update(state=self._busy_or_idle(), engine=event.engine, model=event.model)
+        serves = claim_filter(self.settings, event, self.options.job_id)
+        self._update(
+            state=self._busy_or_idle(),
+            engine=event.engine,
+            model=event.model,
+            serves=serves.to_dict(),
+        )
         try:
             self.store.record_timing(
                 self._load_key(), Stage.LOADING_MODEL.value, event.load_seconds

@@ -16,17 +16,16 @@ import numpy.typing as npt
 from PIL import Image
 
 from i2v.config import VideoConfig
-from i2v.engine import families, loading, memory
+from i2v.engine import families, loading, memory, plans
 from i2v.engine.base import Frames, ProgressSink, RenderPlan
 from i2v.engine.imageprep import fit_to, photo_size, prepare_photo, snap
+from i2v.engine.plans import LEGACY, MemoryPlan
 from i2v.engine.presets import Preset
+from i2v.engine.prompts import PromptCache
 from i2v.errors import Canceled, EngineError, ErrorCode
 from i2v.jobs import JobSpec, Stage
 
 log = logging.getLogger(__name__)
-
-#: A neutral negative prompt, as in the model cards' examples.
-NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
 
 
 class DiffusersEngine:
@@ -52,6 +51,7 @@ class DiffusersEngine:
         self.preset: Preset = self.source.preset
         self.memory_plan = "none"
         self._pipe: Any = None
+        self.prompts: PromptCache | None = None
 
     def setup(self, progress: ProgressSink) -> None:
         """Load the weights, pick a memory plan and place the pipeline; once per process."""
@@ -66,35 +66,55 @@ class DiffusersEngine:
             ) from None
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.device = device
+        plan = self._choose_plan(device)
         loading.check_disk(self.source)
-        memory.cap_process_memory(self.gpu_memory_fraction, device)
-        size, frames = self._reference_job()
-        free_gb = memory.free_vram_gb(device)
-        if device.startswith("cuda") and not memory.fits(
-            self.preset, "sequential_offload", free_gb, size, frames
-        ):
-            raise EngineError(
-                ErrorCode.MODEL_LOAD_FAILED,
-                f"{self.preset.name} needs at least "
-                f"{self.preset.vram_needed_gb('sequential_offload', *size, frames):.1f} GB of "
-                f"free GPU memory and {free_gb:.1f} GB is free. Close other GPU programs, lower "
-                "I2V_RESOLUTION, or set I2V_ENGINE=kenburns.",
-            )
         progress.load_progress(0.05)
         pipe = loading.load_pipeline(self.source, self._dtype(torch, device))
         progress.load_progress(0.8)
-        if device == "cpu":
-            self.memory_plan = "none"  # Offloading to the CPU from the CPU means nothing.
-        else:
-            self.memory_plan = memory.choose_plan(
-                self.preset, free_gb, size, frames, override=self.requested_plan
-            )
-        memory.apply_plan(pipe, self.memory_plan, device)
+        memory.apply_plan(pipe, plan, device)
         pipe.set_progress_bar_config(disable=True)
         self.preset = families.refine_preset(self.preset, pipe)
         self._pipe = pipe
+        self.prompts = PromptCache(self.preset, pipe)
+        # The fixed negative prompt and the empty prompt are encoded once per model load.
+        self.prompts.warm()
         log.info("loaded %s on %s with memory plan %s", self.model, device, self.memory_plan)
         progress.load_progress(1.0)
+
+    def _choose_plan(self, device: str) -> MemoryPlan:
+        """Measure the card, cap this process, and pick the plan for the configured job."""
+        if device == "cpu":
+            # Offloading to the CPU from the CPU means nothing; an explicit plan still sets
+            # weight storage and VAE mode (the tests use that), else plain bf16-less "none".
+            if self.requested_plan in ("auto", *LEGACY):
+                self.memory_plan = "none"
+                return MemoryPlan("bf16", "all", "full")
+            self.memory_plan = self.requested_plan
+            return MemoryPlan.parse(self.requested_plan)
+        budget, total_gb = memory.measure(device, self.gpu_memory_fraction)
+        self.source = loading.for_card(self.source, self.model, total_gb)
+        self.preset = self.source.preset
+        memory.cap_process_memory(budget, total_gb, device, self.gpu_memory_fraction)
+        size, frames = self._reference_job()
+        choice = plans.choose_plan(self.preset, size, frames, budget, self.requested_plan)
+        if not choice.fits_vram:
+            raise EngineError(
+                ErrorCode.MODEL_LOAD_FAILED,
+                f"{self.preset.name} needs at least {choice.estimate.peak_vram_gb:.1f} GB of GPU "
+                f"memory for {size[0]}x{size[1]}, {frames} frames, and {budget.usable_gb:.1f} GB "
+                "is usable. Close other GPU programs, lower I2V_RESOLUTION or I2V_DURATION, or "
+                "set I2V_ENGINE=kenburns.",
+            )
+        if not choice.fits_ram:
+            log.warning(
+                "memory plan %s keeps %.1f GB of weights in RAM and %.1f GB is free: expect "
+                "swapping; close other programs or add RAM",
+                choice.plan.name,
+                choice.estimate.host_ram_gb,
+                budget.free_ram_gb,
+            )
+        self.memory_plan = choice.plan.name
+        return choice.plan
 
     def _dtype(self, torch: Any, device: str) -> Any:
         if device == "cpu":
@@ -116,6 +136,8 @@ class DiffusersEngine:
         duration = spec.duration_seconds or self.video.duration_seconds
         frames = preset.frames_for(duration, fps)
         steps = spec.steps or self.video.steps or preset.steps
+        if preset.timesteps is not None and not (spec.steps or self.video.steps):
+            steps = len(preset.timesteps)
         if preset.fixed_size is not None and spec.width is not None:
             # A fixed-size model cannot honour an explicit size; it renders its own.
             rendered, wanted = preset.size_for(photo_size, min(preset.fixed_size))
@@ -160,10 +182,10 @@ class DiffusersEngine:
         arguments = families.call_arguments(
             self.preset, pipe, rendered, plan.frames, plan.fps, plan.steps
         )
-        if self.preset.family != "svd":
-            arguments.update(prompt=spec.prompt, negative_prompt=NEGATIVE_PROMPT)
         generator = torch.Generator(device="cpu").manual_seed(spec.seed or 0)
         progress.stage(Stage.GENERATING)
+        if self.prompts is not None:
+            arguments.update(self.prompts.arguments(spec.prompt or ""))
         try:
             with self._out_of_memory_as_error(plan):
                 output = pipe(
@@ -173,8 +195,10 @@ class DiffusersEngine:
                 latents = output[0] if isinstance(output, tuple | list) else output
             progress.stage(Stage.DECODING)
             with self._out_of_memory_as_error(plan):
-                video = families.decode(self.preset, pipe, latents, rendered, plan.frames)
-                pixels = families.to_uint8_frames(pipe, video)
+                video = families.decode(
+                    self.preset, pipe, latents, rendered, plan.frames, generator
+                )
+                pixels = families.to_uint8_frames(video)
         finally:
             # Offload hooks leave the last model on the GPU; a canceled run leaves more.
             pipe.maybe_free_model_hooks()
@@ -222,10 +246,12 @@ class _OutOfMemoryGuard:
             return
         torch.cuda.empty_cache()
         lighter = {
-            "none": "model_offload",
-            "model_offload": "group_offload",
-            "group_offload": "sequential_offload",
-        }.get(self.engine.memory_plan)
+            "all": "model_offload",
+            "dit": "model_offload",
+            "model": "group_offload",
+            "group": "sequential_offload",
+            "grouplow": "sequential_offload",
+        }.get(self.engine.memory_plan.split("-")[1] if "-" in self.engine.memory_plan else "")
         advice = f"set I2V_MEMORY_PLAN={lighter}, or " if lighter else ""
         raise EngineError(
             ErrorCode.OUT_OF_MEMORY,

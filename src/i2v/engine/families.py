@@ -17,9 +17,6 @@ import numpy.typing as npt
 
 from i2v.engine.presets import Preset
 
-#: The decode-time noise LTX-Video 0.9.1+ expects when its VAE is timestep-conditioned.
-LTX_DECODE_TIMESTEP = 0.03
-LTX_DECODE_NOISE_SCALE = 0.025
 #: SVD conditioning from its model card: default motion, a little noise on the image.
 SVD_MOTION_BUCKET_ID = 127
 SVD_NOISE_AUG_STRENGTH = 0.02
@@ -83,17 +80,37 @@ def call_arguments(
     common["guidance_scale"] = preset.guidance
     if preset.family == "cogvideox":
         common["max_sequence_length"] = int(pipe.transformer.config.max_text_seq_length)
+    if preset.family == "ltx":
+        # The transformer's RoPE time axis is scaled by 1 / frame_rate (the default is 25).
+        common["frame_rate"] = fps
+        if preset.timesteps is not None and steps == len(preset.timesteps):
+            # Distilled models are trained on these exact timesteps.
+            del common["num_inference_steps"]
+            common["timesteps"] = list(preset.timesteps)
+        if preset.image_cond_noise_scale is not None:
+            common["image_cond_noise_scale"] = preset.image_cond_noise_scale
     return common
 
 
-def decode(preset: Preset, pipe: Any, latents: Any, size: tuple[int, int], frames: int) -> Any:
-    """Decode latents to a float video tensor (batch, channels, frames, height, width)."""
+def decode(
+    preset: Preset,
+    pipe: Any,
+    latents: Any,
+    size: tuple[int, int],
+    frames: int,
+    generator: Any = None,
+) -> Any:
+    """Decode latents to a float video tensor (batch, channels, frames, height, width).
+
+    ``generator`` is the job's seeded generator: LTX's timestep-conditioned VAE adds
+    noise before decoding, and it must be the job's noise for a seed to mean a video.
+    """
     import torch
 
     with torch.no_grad():
         family = preset.family
         if family == "ltx":
-            return _decode_ltx(pipe, latents, size, frames)
+            return _decode_ltx(preset, pipe, latents, size, frames, generator)
         if family == "wan":
             vae = pipe.vae
             latents = latents.to(dtype=vae.dtype)
@@ -116,31 +133,56 @@ def decode(preset: Preset, pipe: Any, latents: Any, size: tuple[int, int], frame
         return pipe.decode_latents(latents, frames, SVD_DECODE_CHUNK)
 
 
-def _decode_ltx(pipe: Any, latents: Any, size: tuple[int, int], frames: int) -> Any:
+def _decode_ltx(
+    preset: Preset, pipe: Any, latents: Any, size: tuple[int, int], frames: int, generator: Any
+) -> Any:
     import torch
+    from diffusers.utils.torch_utils import randn_tensor
 
     width, height = size
-    latents = pipe._unpack_latents(
-        latents,
-        (frames - 1) // pipe.vae_temporal_compression_ratio + 1,
-        height // pipe.vae_spatial_compression_ratio,
-        width // pipe.vae_spatial_compression_ratio,
-        pipe.transformer_spatial_patch_size,
-        pipe.transformer_temporal_patch_size,
-    )
+    if latents.ndim == 3:
+        # LTXImageToVideoPipeline returns packed tokens; LTXConditionPipeline unpacks itself.
+        latents = pipe._unpack_latents(
+            latents,
+            (frames - 1) // pipe.vae_temporal_compression_ratio + 1,
+            height // pipe.vae_spatial_compression_ratio,
+            width // pipe.vae_spatial_compression_ratio,
+            pipe.transformer_spatial_patch_size,
+            pipe.transformer_temporal_patch_size,
+        )
     vae = pipe.vae
     latents = pipe._denormalize_latents(
         latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor
     ).to(vae.dtype)
     timestep = None
     if vae.config.timestep_conditioning:
-        noise = torch.randn(latents.shape, device=latents.device, dtype=latents.dtype)
-        latents = (1 - LTX_DECODE_NOISE_SCALE) * latents + LTX_DECODE_NOISE_SCALE * noise
-        timestep = torch.tensor([LTX_DECODE_TIMESTEP], device=latents.device, dtype=latents.dtype)
+        noise = randn_tensor(
+            latents.shape, generator=generator, device=latents.device, dtype=latents.dtype
+        )
+        scale = preset.decode_noise_scale
+        latents = (1 - scale) * latents + scale * noise
+        timestep = torch.tensor(
+            [preset.decode_timestep], device=latents.device, dtype=latents.dtype
+        )
     return vae.decode(latents, timestep, return_dict=False)[0]
 
 
-def to_uint8_frames(pipe: Any, video: Any) -> npt.NDArray[np.uint8]:
-    """Turn a decoded (1, C, F, H, W) tensor in [-1, 1] into uint8 frames (F, H, W, 3)."""
-    array = pipe.video_processor.postprocess_video(video.float(), output_type="np")[0]
-    return np.clip(np.asarray(array) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+#: Frames moved to the CPU and converted at a time: a 720p chunk is about 170 MB in float32.
+CONVERT_CHUNK = 16
+
+
+def to_uint8_frames(video: Any, chunk: int = CONVERT_CHUNK) -> npt.NDArray[np.uint8]:
+    """Turn a decoded (1, C, F, H, W) tensor in [-1, 1] into uint8 frames (F, H, W, 3).
+
+    Frames go to the CPU a chunk at a time, in the VAE's dtype, and only there become
+    float32: converting the whole 720p clip on the GPU would take about 4 GB more.
+    """
+    import torch
+
+    count = int(video.shape[2])
+    out = np.empty((count, int(video.shape[3]), int(video.shape[4]), 3), np.uint8)
+    for start in range(0, count, chunk):
+        part = video[0, :, start : start + chunk].to("cpu").float()
+        part = ((part + 1.0) * 127.5).add_(0.5).clamp_(0, 255).to(torch.uint8)
+        out[start : start + chunk] = part.permute(1, 2, 3, 0).numpy()
+    return out

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from i2v.engine.presets import FAMILY_BY_CLASS, PRESET_BY_FAMILY, PRESETS, Preset
+from i2v.engine.presets import (
+    DISTILLED_UP_TO_GB,
+    FAMILY_BY_CLASS,
+    PRESET_BY_CLASS,
+    PRESET_BY_FAMILY,
+    PRESETS,
+    Preset,
+)
 from i2v.errors import EngineError, ErrorCode
 
 _SUPPORTED = ", ".join(sorted(FAMILY_BY_CLASS))
@@ -94,10 +101,10 @@ def _preset_for_class(class_name: str, model: str, location: str) -> Preset:
             f"pipelines: {_SUPPORTED}. Set I2V_MODEL to one of the presets "
             f"({', '.join(PRESETS)}) or to a model of a supported kind."
         )
-    base = PRESET_BY_FAMILY[family]
-    return dataclasses.replace(
-        base, name=model, repo_id=location, pipeline_class=base.pipeline_class
-    )
+    base = PRESET_BY_CLASS.get(class_name, PRESET_BY_FAMILY[family])
+    # A folder or repo holds every component itself (no single file on top), in its own
+    # precision (a folder saved without fp16 variant files has none).
+    return dataclasses.replace(base, name=model, repo_id=location, single_file=None, variant=None)
 
 
 def _preset_from_hub(repo_id: str) -> Preset:
@@ -126,6 +133,14 @@ def missing_weights_message(repo_id: str) -> str:
     )
 
 
+def for_card(source: ModelSource, model: str, total_vram_gb: float) -> ModelSource:
+    """Resolve the ``ltx-video`` alias for this card: distilled up to 16 GB, 50-step above."""
+    if model != "ltx-video" or total_vram_gb <= DISTILLED_UP_TO_GB:
+        return source
+    quality = dataclasses.replace(PRESETS["ltx-video-quality"], name=model)
+    return ModelSource(quality, quality.repo_id, local=False)
+
+
 def check_disk(source: ModelSource) -> None:
     """Refuse to start a download that cannot fit on the disk holding the Hugging Face cache."""
     if source.local or is_offline():
@@ -145,16 +160,43 @@ def check_disk(source: ModelSource) -> None:
         )
 
 
+def dtype_argument(dtype: Any) -> dict[str, Any]:
+    """``dtype=`` where diffusers takes it (``torch_dtype`` is deprecated there), else the old name."""
+    try:
+        from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401
+    except ImportError:
+        return {"torch_dtype": dtype}
+    return {"dtype": dtype}
+
+
 def load_pipeline(source: ModelSource, dtype: Any) -> Any:
     """Load the pipeline through ``from_pretrained``; map every failure to one paragraph."""
     import diffusers
 
-    pipeline_class = getattr(diffusers, source.preset.pipeline_class)
+    preset = source.preset
+    pipeline_class = getattr(diffusers, preset.pipeline_class)
     local_only = source.local or is_offline()
+    # Weights load through the meta device straight into place: no second copy in RAM.
+    arguments: dict[str, Any] = {
+        **dtype_argument(dtype),
+        "local_files_only": local_only,
+        "low_cpu_mem_usage": True,
+    }
+    if preset.variant is not None:
+        arguments["variant"] = preset.variant
     try:
-        return pipeline_class.from_pretrained(
-            source.location, torch_dtype=dtype, local_files_only=local_only
-        )
+        if preset.single_file is not None:
+            arguments.update(single_file_components(preset, dtype, local_only))
+        if preset.family == "wan":
+            # The diffusers Wan docs decode with AutoencoderKLWan in float32 for quality.
+            wan_vae: Any = diffusers.AutoencoderKLWan
+            arguments["vae"] = wan_vae.from_pretrained(
+                source.location,
+                subfolder="vae",
+                local_files_only=local_only,
+                **dtype_argument(_float32()),
+            )
+        return pipeline_class.from_pretrained(source.location, **arguments)
     except Exception as exc:  # diffusers raises many types here; every one needs a sentence.
         from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -172,3 +214,24 @@ def load_pipeline(source: ModelSource, dtype: Any) -> Any:
             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no details'}. "
             f"Its files look incomplete or damaged. {fix}"
         ) from exc
+
+
+def single_file_components(preset: Preset, dtype: Any, local_only: bool) -> dict[str, Any]:
+    """Transformer and VAE from a one-file checkpoint, shaped by the base repo's configs."""
+    import diffusers
+
+    assert preset.single_file is not None
+    common = {**dtype_argument(dtype), "local_files_only": local_only}
+    transformer = diffusers.LTXVideoTransformer3DModel.from_single_file(
+        preset.single_file, config=preset.repo_id, subfolder="transformer", **common
+    )
+    vae = diffusers.AutoencoderKLLTXVideo.from_single_file(
+        preset.single_file, config=preset.repo_id, subfolder="vae", **common
+    )
+    return {"transformer": transformer, "vae": vae}
+
+
+def _float32() -> Any:
+    import torch
+
+    return torch.float32

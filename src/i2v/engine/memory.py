@@ -1,97 +1,189 @@
-"""GPU memory plans: how much of a pipeline lives on the GPU, chosen from free VRAM.
+"""Measuring the machine and placing a loaded pipeline by a memory plan (see :mod:`plans`).
 
-From fastest to leanest (diffusers docs, "Reduce memory usage"):
-
-- ``none``: everything on the GPU.
-- ``model_offload``: each whole model moves to the GPU only while it runs.
-- ``group_offload``: groups of layers stream in on a CUDA side stream while the previous
-  group computes, so transfers overlap compute; near ``none`` speed at a fraction of VRAM.
-- ``sequential_offload``: one layer at a time; least VRAM, slowest.
-
-VAE tiling and slicing are always on: they cost little and decode is where a
-long 720p clip spikes. Torch is imported lazily by the callers.
+:func:`measure` reads free VRAM, the card's total and compute capability, and free
+host RAM once at start; :func:`apply_plan` stores, places and sets up the VAE of a
+loaded pipeline as a :class:`~i2v.engine.plans.MemoryPlan` says. Torch is imported
+inside the functions.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
-from i2v.engine.presets import Preset
+from i2v.engine.plans import HEADROOM, LEGACY, Budget, MemoryPlan, process_cap_gb
 
 log = logging.getLogger(__name__)
 
-PLANS = ("none", "model_offload", "group_offload", "sequential_offload")
-#: Keep this share of free VRAM spare for the CUDA context, cuDNN workspaces and fragmentation.
-HEADROOM = 0.9
+__all__ = ["HEADROOM", "apply_plan", "cap_process_memory", "free_ram_gb", "measure", "to_plan"]
+
+#: Components that only run once per new prompt (or photo): streamed under the ``dit`` placement.
+ENCODERS = ("text_encoder", "text_encoder_2", "image_encoder")
+#: Components that denoise: the ones fp8 storage applies to.
+DENOISERS = ("transformer", "transformer_2", "unet")
 
 
-def choose_plan(
-    preset: Preset, free_gb: float, size: tuple[int, int], frames: int, override: str = "auto"
-) -> str:
-    """Return the fastest plan whose estimated peak fits in ``free_gb``; ``override`` wins."""
-    if override != "auto":
-        if override not in PLANS:
-            raise ValueError(f"unknown memory plan {override!r}; choose one of {', '.join(PLANS)}")
-        return override
-    for plan in PLANS:
-        if preset.vram_needed_gb(plan, size[0], size[1], frames) <= free_gb * HEADROOM:
-            return plan
-    return "sequential_offload"
+def to_plan(plan: MemoryPlan | str, vae: str = "tiled") -> MemoryPlan:
+    """A plan from a plan, a plan name, or a legacy name (with the VAE mode ``vae``)."""
+    if isinstance(plan, MemoryPlan):
+        return plan
+    if plan in LEGACY:
+        weights, placement = LEGACY[plan]
+        return MemoryPlan(weights, placement, vae)
+    return MemoryPlan.parse(plan)
 
 
-def fits(preset: Preset, plan: str, free_gb: float, size: tuple[int, int], frames: int) -> bool:
-    """True when the job's estimated peak under ``plan`` fits in ``free_gb``."""
-    return preset.vram_needed_gb(plan, size[0], size[1], frames) <= free_gb * HEADROOM
+def apply_plan(pipe: Any, plan: MemoryPlan | str, device: str) -> None:
+    """Store, place and set up the VAE of ``pipe`` as ``plan`` says.
+
+    On the CPU every model simply stays there; weight storage and VAE mode still
+    apply, so the tiny-model tests exercise them.
+    """
+    import torch
+
+    plan = to_plan(plan)
+    if plan.weights == "fp8":
+        compute = torch.float32 if device == "cpu" else torch.bfloat16
+        for name in DENOISERS:
+            model = getattr(pipe, name, None)
+            if model is not None:
+                # Storage only: each layer is upcast to ``compute`` for its forward pass.
+                model.enable_layerwise_casting(
+                    storage_dtype=torch.float8_e4m3fn, compute_dtype=compute
+                )
+    if device == "cpu":
+        pipe.to("cpu")
+    else:
+        _place(pipe, plan.placement, device)
+    set_vae_mode(getattr(pipe, "vae", None), plan.vae)
 
 
-def apply_plan(pipe: Any, plan: str, device: str) -> None:
-    """Place the pipeline's weights according to ``plan`` and turn on VAE tiling/slicing."""
-    if device == "cpu" or plan == "none":
+def _place(pipe: Any, placement: str, device: str) -> None:
+    import torch
+
+    onload = torch.device(device)
+    if placement == "all":
         pipe.to(device)
-    elif plan == "model_offload":
-        pipe.enable_model_cpu_offload(device=device)
-    elif plan == "group_offload":
-        import torch
+    elif placement == "dit":
+        from diffusers.hooks.group_offloading import apply_group_offloading
 
-        # Streams overlap the next group's upload with the current group's compute;
-        # leaf level with streams is what the diffusers docs recommend for speed.
+        for name, component in pipe.components.items():
+            if not isinstance(component, torch.nn.Module):
+                continue
+            if name in ENCODERS:
+                # No stream, so nothing is pinned: it runs once per new prompt.
+                apply_group_offloading(
+                    component, onload_device=onload, offload_type="leaf_level", use_stream=False
+                )
+            else:
+                component.to(onload)
+    elif placement == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif placement in ("group", "grouplow"):
+        # Leaf level with streams overlaps the next layer's upload with this one's compute.
+        # The VAE stays resident: tiled decoding breaks the stream's recorded layer order.
         pipe.enable_group_offload(
-            onload_device=torch.device(device),
+            onload_device=onload,
             offload_device=torch.device("cpu"),
             offload_type="leaf_level",
             use_stream=True,
+            low_cpu_mem_usage=placement == "grouplow",
+            exclude_modules=["vae"],
         )
-    elif plan == "sequential_offload":
+        pipe.vae.to(onload)
+    elif placement == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
     else:
-        raise ValueError(f"unknown memory plan {plan!r}")
-    vae = getattr(pipe, "vae", None)
-    # SVD's temporal-decoder VAE has neither; it decodes in chunks instead.
+        raise ValueError(f"unknown placement {placement!r}")
+
+
+def set_vae_mode(vae: Any, mode: str) -> None:
+    """Turn on tiling (and framewise decoding) where this VAE really supports them.
+
+    Since diffusers 0.36 every autoencoder has ``enable_tiling``, but some (SVD's
+    temporal decoder) raise NotImplementedError from it, so the call is the test.
+    """
+    if vae is None or mode == "full":
+        return
     for switch in ("enable_tiling", "enable_slicing"):
-        if vae is not None and hasattr(vae, switch) and device != "cpu":
+        try:
             getattr(vae, switch)()
+        except (NotImplementedError, AttributeError):
+            log.info("%s has no %s; it decodes whole frames", type(vae).__name__, switch)
+    if mode == "framewise" and hasattr(vae, "use_framewise_decoding"):
+        vae.use_framewise_decoding = True
 
 
-def free_vram_gb(device: str) -> float:
-    """Free memory on a CUDA device in GB (0 on the CPU)."""
-    if not device.startswith("cuda"):
-        return 0.0
+def measure(device: str, fraction: float) -> tuple[Budget, float]:
+    """The budget this process has on ``device`` and the card's total VRAM (GB)."""
     import torch
 
-    free, _total = torch.cuda.mem_get_info(torch.device(device))
-    return float(free) / 1e9
+    index = torch.device(device)
+    free, total = torch.cuda.mem_get_info(index)
+    free_gb, total_gb = free / 1e9, total / 1e9
+    budget = Budget(
+        free_vram_gb=free_gb,
+        cap_gb=process_cap_gb(total_gb, free_gb, fraction),
+        free_ram_gb=free_ram_gb(),
+        capability=tuple(torch.cuda.get_device_capability(index)),  # type: ignore[arg-type]
+    )
+    return budget, total_gb
 
 
-def cap_process_memory(fraction: float, device: str) -> None:
-    """Limit this process to ``fraction`` of the GPU so a too-big job fails as a clean OOM.
+def cap_process_memory(budget: Budget, total_gb: float, device: str, fraction: float) -> None:
+    """Limit this process to the measured cap so a too-big job fails as a clean OOM.
 
     Without the cap, the Windows driver spills into shared system memory and the
-    job crawls at a tenth of its speed instead of failing; 0 turns the cap off.
+    job crawls at a tenth of its speed instead of failing; fraction 0 turns it off.
     """
-    if fraction <= 0 or not device.startswith("cuda"):
+    if fraction <= 0 or not device.startswith("cuda") or total_gb <= 0:
         return
     import torch
 
-    torch.cuda.set_per_process_memory_fraction(fraction, torch.device(device))
-    log.info("GPU memory capped at %.0f%% of %s", fraction * 100, device)
+    share = max(0.01, min(1.0, budget.cap_gb / total_gb))
+    torch.cuda.set_per_process_memory_fraction(share, torch.device(device))
+    log.info(
+        "GPU memory capped at %.1f GB (%.0f%% of %s; %.1f GB was free)",
+        budget.cap_gb,
+        share * 100,
+        device,
+        budget.free_vram_gb,
+    )
+
+
+def free_ram_gb() -> float:
+    """Host RAM available to new allocations without swapping (GB)."""
+    if sys.platform == "win32":
+        return _windows_free_ram_gb()
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    # macOS and others: free pages only (an underestimate, which errs on the safe side).
+    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
+    return float(pages * os.sysconf("SC_PAGE_SIZE")) / 1e9 if pages else 0.0
+
+
+def _windows_free_ram_gb() -> float:
+    class MemoryStatus(ctypes.Structure):
+        _fields_ = [
+            ("length", ctypes.c_ulong),
+            ("load", ctypes.c_ulong),
+            ("total_phys", ctypes.c_ulonglong),
+            ("avail_phys", ctypes.c_ulonglong),
+            ("total_page", ctypes.c_ulonglong),
+            ("avail_page", ctypes.c_ulonglong),
+            ("total_virtual", ctypes.c_ulonglong),
+            ("avail_virtual", ctypes.c_ulonglong),
+            ("avail_extended", ctypes.c_ulonglong),
+        ]
+
+    status = MemoryStatus()
+    status.length = ctypes.sizeof(MemoryStatus)
+    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
+    return float(status.avail_phys) / 1e9

@@ -11,6 +11,7 @@ from i2v.config import Settings
 from i2v.doctor import Finding, Status, TorchInfo, run_checks
 from i2v.doctor.hardware import HEADROOM
 from i2v.doctor.report import has_failures
+from i2v.engine.presets import PRESETS
 from i2v.gpu import GpuReading
 
 
@@ -119,11 +120,13 @@ def test_a_machine_without_a_gpu_or_torch_still_passes_with_kenburns(settings: S
 def test_missing_weights_warn_that_the_first_job_downloads_them(settings: Settings) -> None:
     weights = finding(settings, FakeProbe(), "weights")
     assert weights.status is Status.WARN
-    assert "Lightricks/LTX-Video is not downloaded yet" in weights.summary
+    assert f"{PRESETS['ltx-video'].repo_id} is not downloaded yet" in weights.summary
     assert "I2V_MODEL_LOAD_TIMEOUT_SECONDS" in weights.fix
 
 
 def test_cached_weights_with_every_component_pass(settings: Settings, tmp_path: Path) -> None:
+    # The 50-step preset is one diffusers folder in the Lightricks/LTX-Video repo.
+    settings = settings.model_copy(update={"model": "ltx-video-quality"})
     snapshot = tmp_path / "hub" / "models--Lightricks--LTX-Video" / "snapshots" / "abc123"
     for component in ("vae", "transformer"):
         (snapshot / component).mkdir(parents=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from i2v.config import Settings
 from i2v.doctor.findings import Finding, Probe, Status
 from i2v.doctor.hardware import check_driver, check_python, check_torch, check_vram
+from i2v.doctor.hostram import check_host_ram
 from i2v.doctor.models import find_weights
 from i2v.doctor.services import check_database, check_encoder, check_telegram
 from i2v.doctor.storage import check_data_dir, check_disk, check_weights
@@ -21,6 +22,9 @@ def run_checks(settings: Settings, probe: Probe) -> list[Finding]:
         check_driver(probe.system(), nvml, torch),
         check_torch(settings, torch, nvml),
         check_vram(settings, gpus, weights),
+        check_host_ram(
+            settings, gpus, weights, probe.free_ram_gb(), torch.capabilities if torch else ()
+        ),
         check_data_dir(settings),
         check_disk(settings, probe, weights, bool(gpus)),
         check_weights(settings, weights, bool(gpus)),

@@ -69,7 +69,9 @@ def test_the_report_names_the_worker_and_job_on_each_gpu_and_the_jobs_spill_warn
     store.register_worker(worker)
     lease = store.claim(worker.id)
     assert lease is not None
-    store.update_worker(worker.id, state=WorkerState.BUSY, job_id=job.id)
+    store.update_worker(
+        worker.id, state=WorkerState.BUSY, job_id=job.id, memory_plan="fp8-dit-framewise"
+    )
     store.report_progress(
         job.id, lease.token, stage=Stage.GENERATING, progress=0.3, warnings=[SPILL_ADVICE]
     )
@@ -79,7 +81,9 @@ def test_the_report_names_the_worker_and_job_on_each_gpu_and_the_jobs_spill_warn
 
     assert [entry["index"] for entry in report] == [0, 1]
     assert report[0]["workers"] == [] and report[0]["spill"] is None
-    assert report[1]["workers"] == [{"id": "host-1", "state": "busy", "job_id": job.id}]
+    assert report[1]["workers"] == [
+        {"id": "host-1", "state": "busy", "job_id": job.id, "memory_plan": "fp8-dit-framewise"}
+    ]
     assert report[1]["spill"] == SPILL_ADVICE
     assert report[1]["utilization_percent"] == 9.0
     assert report[1]["memory_total_mb"] == 12282.0

@@ -16,6 +16,8 @@ from typing import Any
 from i2v.jobs import Stage
 
 FAMILIES = ("ltx", "wan", "cogvideox", "svd")
+#: Besides the families: the distilled LTX line (LTXConditionPipeline, timestep-conditioned VAE).
+LTX_DISTILLED = "ltx-distilled"
 
 
 @dataclass
@@ -39,17 +41,26 @@ class RecordingProgress:
         self.loads.append(fraction)
 
 
-def build_tiny_pipeline(family: str, folder: Path) -> Path:
-    """Build a tiny random-weight image-to-video pipeline of ``family``, saved in ``folder``."""
+def build_tiny_pipeline(family: str, folder: Path, variant: str | None = None) -> Path:
+    """Build a tiny random-weight image-to-video pipeline of ``family``, saved in ``folder``.
+
+    ``variant`` saves the weights as that variant (``fp16`` files, as SVD ships).
+    """
     import torch
 
-    builders = {"ltx": _ltx, "wan": _wan, "cogvideox": _cogvideox, "svd": _svd}
+    builders = {
+        "ltx": _ltx,
+        LTX_DISTILLED: _ltx_distilled,
+        "wan": _wan,
+        "cogvideox": _cogvideox,
+        "svd": _svd,
+    }
     if family not in builders:
         raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     torch.manual_seed(0)
     pipeline = builders[family]()
     folder.mkdir(parents=True, exist_ok=True)
-    pipeline.save_pretrained(str(folder))
+    pipeline.save_pretrained(str(folder), variant=variant)
     return folder
 
 
@@ -82,14 +93,37 @@ def tiny_t5() -> tuple[Any, Any]:
 
 
 def _ltx() -> Any:
-    from diffusers import (
-        AutoencoderKLLTXVideo,
-        FlowMatchEulerDiscreteScheduler,
-        LTXImageToVideoPipeline,
-        LTXVideoTransformer3DModel,
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXImageToVideoPipeline
+
+    text_encoder, tokenizer = tiny_t5()
+    return LTXImageToVideoPipeline(
+        transformer=tiny_ltx_transformer(),
+        vae=tiny_ltx_vae(timestep_conditioning=False),
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
     )
 
-    transformer = LTXVideoTransformer3DModel(
+
+def _ltx_distilled() -> Any:
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXConditionPipeline
+
+    # 0.9.5+ VAEs are timestep-conditioned: decoding adds noise, which must be the job's.
+    text_encoder, tokenizer = tiny_t5()
+    return LTXConditionPipeline(
+        transformer=tiny_ltx_transformer(),
+        vae=tiny_ltx_vae(timestep_conditioning=True),
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+    )
+
+
+def tiny_ltx_transformer() -> Any:
+    """A one-layer LTX-Video transformer."""
+    from diffusers import LTXVideoTransformer3DModel
+
+    return LTXVideoTransformer3DModel(
         in_channels=8,
         out_channels=8,
         patch_size=1,
@@ -100,7 +134,13 @@ def _ltx() -> Any:
         num_layers=1,
         caption_channels=32,
     )
-    vae = AutoencoderKLLTXVideo(
+
+
+def tiny_ltx_vae(timestep_conditioning: bool) -> Any:
+    """A tiny LTX-Video VAE; ``timestep_conditioning`` as in 0.9.1+ checkpoints."""
+    from diffusers import AutoencoderKLLTXVideo
+
+    return AutoencoderKLLTXVideo(
         in_channels=3,
         out_channels=3,
         latent_channels=8,
@@ -113,19 +153,11 @@ def _ltx() -> Any:
         decoder_inject_noise=(False, False, False, False, False),
         upsample_residual=(False, False, False, False),
         upsample_factor=(1, 1, 1, 1),
-        timestep_conditioning=False,
+        timestep_conditioning=timestep_conditioning,
         patch_size=1,
         patch_size_t=1,
         encoder_causal=True,
         decoder_causal=False,
-    )
-    text_encoder, tokenizer = tiny_t5()
-    return LTXImageToVideoPipeline(
-        transformer=transformer,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
     )
 
 

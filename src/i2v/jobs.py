@@ -255,6 +255,8 @@ class WorkerInfo:
     heartbeat_at: datetime | None = None
     #: Latest GPU reading (utilisation, VRAM, temperature, power), if any.
     gpu: Mapping[str, Any] = field(default_factory=dict)
+    #: The memory plan its model was loaded with (e.g. ``fp8-dit-framewise``), once loaded.
+    memory_plan: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the stable JSON shape used by ``i2v workers --json`` and the API."""
@@ -270,6 +272,7 @@ class WorkerInfo:
             "started_at": _iso(self.started_at),
             "heartbeat_at": _iso(self.heartbeat_at),
             "gpu": dict(self.gpu),
+            "memory_plan": self.memory_plan,
         }
 
 

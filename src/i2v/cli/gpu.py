@@ -32,7 +32,12 @@ def gpu_report(
         entry: dict[str, Any] = {**reading.to_dict(), "workers": [], "spill": None}
         for worker in users:
             entry["workers"].append(
-                {"id": worker.id, "state": worker.state.value, "job_id": worker.job_id}
+                {
+                    "id": worker.id,
+                    "state": worker.state.value,
+                    "job_id": worker.job_id,
+                    "memory_plan": worker.memory_plan,
+                }
             )
             if worker.job_id and store is not None:
                 job = store.find(worker.job_id)
@@ -107,7 +112,9 @@ def _print(report: list[dict[str, Any]], driver: str | None, *, clear: bool) -> 
     for entry in report:
         workers = (
             ", ".join(
-                f"{w['id']} {w['state']}" + (f" {w['job_id']}" if w["job_id"] else "")
+                f"{w['id']} {w['state']}"
+                + (f" {w['job_id']}" if w["job_id"] else "")
+                + (f" [{w['memory_plan']}]" if w["memory_plan"] else "")
                 for w in entry["workers"]
             )
             or "-"

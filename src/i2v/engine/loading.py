@@ -217,18 +217,46 @@ def load_pipeline(source: ModelSource, dtype: Any) -> Any:
 
 
 def single_file_components(preset: Preset, dtype: Any, local_only: bool) -> dict[str, Any]:
-    """Transformer and VAE from a one-file checkpoint, shaped by the base repo's configs."""
+    """Transformer (and VAE, when the file holds one) from a one-file checkpoint.
+
+    The base repo's configs shape the models: ``from_single_file`` would otherwise
+    guess them from the keys, and it guesses the 13B layout for every 0.9.7+ file.
+    """
     import diffusers
 
+    path = single_file_path(preset, local_only)
+    common = {**dtype_argument(dtype), "local_files_only": local_only, "config": preset.repo_id}
+    parts = {
+        "transformer": diffusers.LTXVideoTransformer3DModel.from_single_file(
+            path, subfolder="transformer", **common
+        )
+    }
+    if _holds_vae(path):
+        parts["vae"] = diffusers.AutoencoderKLLTXVideo.from_single_file(
+            path, subfolder="vae", **common
+        )
+    return parts
+
+
+def single_file_path(preset: Preset, local_only: bool) -> str:
+    """The local path of a preset's single-file checkpoint, downloading it into the HF cache."""
     assert preset.single_file is not None
-    common = {**dtype_argument(dtype), "local_files_only": local_only}
-    transformer = diffusers.LTXVideoTransformer3DModel.from_single_file(
-        preset.single_file, config=preset.repo_id, subfolder="transformer", **common
+    if Path(preset.single_file).is_file():
+        return preset.single_file
+    from huggingface_hub import hf_hub_download
+
+    # https://huggingface.co/<owner>/<repo>/blob/<revision>/<file>
+    owner, repo, _blob, revision, filename = preset.single_file.split("/", 3)[3].split("/", 4)
+    return hf_hub_download(
+        f"{owner}/{repo}", filename, revision=revision, local_files_only=local_only
     )
-    vae = diffusers.AutoencoderKLLTXVideo.from_single_file(
-        preset.single_file, config=preset.repo_id, subfolder="vae", **common
-    )
-    return {"transformer": transformer, "vae": vae}
+
+
+def _holds_vae(path: str) -> bool:
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as weights:
+        return any(key.startswith("vae.") for key in weights.keys())  # noqa: SIM118
 
 
 def _float32() -> Any:

@@ -9,17 +9,45 @@ inside the functions.
 from __future__ import annotations
 
 import ctypes
+import inspect
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from i2v.engine.plans import HEADROOM, LEGACY, Budget, MemoryPlan, process_cap_gb
+from i2v.engine.plans import (
+    FRAMEWISE_FRAMES,
+    HEADROOM,
+    LEGACY,
+    TILE_PIXELS,
+    Budget,
+    MemoryPlan,
+    process_cap_gb,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HEADROOM", "apply_plan", "cap_process_memory", "free_ram_gb", "measure", "to_plan"]
+__all__ = [
+    "API_SINCE",
+    "HEADROOM",
+    "apply_plan",
+    "cap_process_memory",
+    "free_ram_gb",
+    "measure",
+    "to_plan",
+]
+
+#: The oldest diffusers release with each API the engine calls; pyproject's floor covers them all.
+API_SINCE = {
+    "FromSingleFileMixin for LTXVideoTransformer3DModel and AutoencoderKLLTXVideo": "0.32",
+    "LTXConditionPipeline": "0.33",
+    "ModelMixin.enable_layerwise_casting": "0.33",
+    "hooks.group_offloading.apply_group_offloading": "0.33",
+    "apply_group_offloading(low_cpu_mem_usage=...)": "0.34",
+    "WanImageToVideoPipeline(expand_timesteps=...) for Wan 2.2 TI2V-5B": "0.35",
+    "DiffusionPipeline.enable_group_offload(exclude_modules=...)": "0.36",
+}
 
 #: Components that only run once per new prompt (or photo): streamed under the ``dit`` placement.
 ENCODERS = ("text_encoder", "text_encoder_2", "image_encoder")
@@ -111,11 +139,23 @@ def set_vae_mode(vae: Any, mode: str) -> None:
         return
     for switch in ("enable_tiling", "enable_slicing"):
         try:
-            getattr(vae, switch)()
+            method = getattr(vae, switch)
+            method(**_tile_sizes(method) if switch == "enable_tiling" else {})
         except (NotImplementedError, AttributeError):
             log.info("%s has no %s; it decodes whole frames", type(vae).__name__, switch)
     if mode == "framewise" and hasattr(vae, "use_framewise_decoding"):
         vae.use_framewise_decoding = True
+
+
+def _tile_sizes(enable_tiling: Any) -> dict[str, int]:
+    """The tile the plan estimates were made for, where this VAE lets it be set."""
+    wanted = {
+        "tile_sample_min_height": TILE_PIXELS,
+        "tile_sample_min_width": TILE_PIXELS,
+        "tile_sample_min_num_frames": FRAMEWISE_FRAMES,
+    }
+    accepted = inspect.signature(enable_tiling).parameters
+    return {name: value for name, value in wanted.items() if name in accepted}
 
 
 def measure(device: str, fraction: float) -> tuple[Budget, float]:

@@ -36,6 +36,7 @@ They are planning estimates; ``bench/gpu_fit.py`` measures them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from i2v.engine.imageprep import output_size, snap
@@ -308,6 +309,11 @@ PRESETS: dict[str, Preset] = {
         ),
     ),
 }
+
+#: The distilled model by a name that never turns into the 50-step one on a big card.
+PRESETS["ltx-video-distilled"] = dataclasses.replace(
+    PRESETS["ltx-video"], name="ltx-video-distilled"
+)
 
 #: Aliases resolved on the card: ``ltx-video`` is the distilled model up to this much VRAM
 #: and the 50-step quality preset above it.

@@ -54,4 +54,5 @@ def worker_from_row(row: Mapping[Any, Any]) -> WorkerInfo:
         started_at=to_datetime(row["started_at"]),
         heartbeat_at=to_datetime(row["heartbeat_at"]),
         gpu=dict(row["gpu"] or {}),
+        memory_plan=row.get("memory_plan"),
     )

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 else:
     StoreBase = object
 
-_UPDATABLE = frozenset({"state", "child_pid", "job_id", "engine", "model", "gpu", "serves"})
+_UPDATABLE = frozenset(
+    {"state", "child_pid", "job_id", "engine", "model", "gpu", "memory_plan", "serves"}
+)
 #: Engine names a job may give that let any engine take it (as ``claim`` reads them).
 _ANY_ENGINE = (None, "auto")
 #: Dead workers' rows are kept this long, so `i2v workers` can show what recently died.
@@ -41,6 +43,7 @@ class WorkerRegistry(StoreBase):
             "started_at": now,
             "heartbeat_at": now,
             "gpu": dict(worker.gpu) or None,
+            "memory_plan": worker.memory_plan,
             "serves": None if serves is None else dict(serves),
         }
         with self._write() as conn:
@@ -53,7 +56,7 @@ class WorkerRegistry(StoreBase):
             )
 
     def update_worker(self, worker_id: str, **fields: Any) -> None:
-        """Change some of a worker's fields (state, child_pid, job_id, engine, model, gpu, serves).
+        """Change some of a worker's fields (any of ``_UPDATABLE``).
 
         ``serves`` is what the worker claims, as ``claim`` takes it: ``{"engines": [...] or
         None, "models": [...] or None, "job_id": ... or None}``.

@@ -173,7 +173,8 @@ def _load(factory_path: str, settings: Settings, outbox: Outbox) -> Engine | Non
         outbox.send(SetupFailed(describe(exc), traceback.format_exc()))
         return None
     outbox.send(LoadProgress(1.0))
-    outbox.send(Ready(engine.name, engine.model, time.monotonic() - started))
+    plan = str(getattr(engine, "memory_plan", "none"))
+    outbox.send(Ready(engine.name, engine.model, time.monotonic() - started, plan))
     return engine
 
 

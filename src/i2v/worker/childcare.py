@@ -48,11 +48,12 @@ class ChildCare(WorkerCore):
         self.loads += 1
         self._load_failures = 0
         log.info(
-            "worker %s: %s %s loaded in %.1f s",
+            "worker %s: %s %s loaded in %.1f s with memory plan %s",
             self.id,
             event.engine,
             event.model,
             event.load_seconds,
+            event.memory_plan,
         )
         now = time.monotonic()
         for job in self._active.values():
@@ -63,6 +64,7 @@ class ChildCare(WorkerCore):
             engine=event.engine,
             model=event.model,
             serves=serves.to_dict(),
+            memory_plan=event.memory_plan,
         )
         try:
             self.store.record_timing(

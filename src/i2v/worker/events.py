@@ -54,6 +54,8 @@ class Ready:
     engine: str
     model: str
     load_seconds: float
+    #: The memory plan the model was placed with ("none" for CPU engines).
+    memory_plan: str = "none"
 
 
 @dataclass(frozen=True)

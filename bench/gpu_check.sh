@@ -9,15 +9,12 @@
 # Results, logs and the machine's description go to $OUT (default bench/results):
 # gpu_fit_quick.json, gpu_fit_full.json, their .log files and machine.txt.
 #
-# On a machine without internet (a lent GPU machine): the image there has torch,
-# transformers, accelerate and nvidia-ml-py but not diffusers. Download the wheels
-# here first, into .whl (kept out of git by .git/info/exclude), and carry .whl along:
-#
-#   echo /.whl/ >> .git/info/exclude
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#       --implementation cp --platform manylinux2014_x86_64 -d .whl \
-#       "diffusers==$(.venv/bin/python -c 'import diffusers; print(diffusers.__version__)')" \
-#       importlib_metadata
+# On a machine without internet (a lent GPU machine): its image has torch,
+# transformers, accelerate and nvidia-ml-py but not diffusers nor what i2v's settings
+# import. Fetch those wheels here first with `bash bench/gpu_wheels.sh` (into .whl,
+# kept out of git) and carry .whl along; this script installs them when .whl exists.
+# With the device tool: run `bash bench/gpu_check.sh 540` with carry [".whl"] and
+# timeout_s 600; the files come back from $OUT.
 #
 # Every row runs in its own process, so an out-of-memory or a crash is a row of the
 # table, never the end of the run, and each row is in the JSON as soon as it ends.

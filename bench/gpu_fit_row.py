@@ -74,6 +74,7 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     from bench.gpu_fit_models import build_pipeline, model_spec, weights_gb
 
     from i2v.engine import memory, plans
+    from i2v.engine.presets import PRESETS
 
     plan = plans.MemoryPlan.parse(job["plan"])
     tiny = bool(job["tiny"])
@@ -99,8 +100,13 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     run = generate(pipe, spec, job, device, nvml)
+    # What the engine's planner expects of the full-size job, to compare with what was measured.
+    size = (int(spec["size"][0]), int(spec["size"][1]))
+    estimate = None if tiny else plans.estimate(PRESETS[spec["preset"]], plan, size, run["frames"])
     row: dict[str, Any] = {
         "status": "ok",
+        "estimated_peak_gb": estimate.peak_vram_gb if estimate else None,
+        "estimated_pinned_gb": estimate.pinned_ram_gb if estimate else None,
         "width": spec["size"][0],
         "height": spec["size"][1],
         "frames": run["frames"],

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from fake_probe import GTX_1650, FakeProbe
 from i2v.config import Settings
 from i2v.doctor import Finding, Status, TorchInfo, run_checks
-from i2v.doctor.hardware import HEADROOM
 from i2v.doctor.report import has_failures
 from i2v.engine.presets import PRESETS
 from i2v.gpu import GpuReading
@@ -70,7 +67,7 @@ def test_a_card_that_only_fits_sequential_offload_warns_that_it_is_slow(tmp_path
     settings = Settings(data_dir=tmp_path, model="wan2.2-ti2v-5b", gpu_memory_fraction=0.85)
     vram = finding(settings, FakeProbe(gpu_readings=[rtx_3070]), "vram")
     assert vram.status is Status.WARN
-    assert "sequential_offload" in vram.summary
+    assert "-sequential-" in vram.summary and "slow" in vram.summary
     assert "480p" in vram.fix
 
 
@@ -159,8 +156,3 @@ def test_too_little_disk_for_weights_that_must_still_be_downloaded_fails(
     disk = finding(settings, FakeProbe(free_gb=12.0), "disk")
     assert disk.status is Status.FAIL
     assert "HF_HOME" in disk.fix
-
-
-def test_the_doctor_headroom_matches_the_engines_memory_planner() -> None:
-    memory = pytest.importorskip("i2v.engine.memory")
-    assert memory.HEADROOM == HEADROOM

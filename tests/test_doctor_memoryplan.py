@@ -82,3 +82,12 @@ def test_this_machine_reports_a_real_amount_of_free_ram() -> None:
             if line.startswith("MemTotal:")
         )
         assert free <= total_kib * 1024 / 1e9
+
+
+def test_the_vram_and_ram_checks_name_the_same_plan_a_worker_would_load(tmp_path: Path) -> None:
+    for model, ram in (("ltx-video", 16.0), ("wan2.2-ti2v-5b", 16.0), ("wan2.2-ti2v-5b", 64.0)):
+        settings = Settings(data_dir=tmp_path, model=model)
+        by_name = {f.name: f for f in run_checks(settings, FakeProbe(free_ram=ram))}
+        vram_plan = by_name["vram"].summary.split("memory plan ")[1].split()[0]
+        ram_plan = by_name["host ram"].summary.split("memory plan ")[1].split()[0]
+        assert vram_plan == ram_plan, (model, ram)

@@ -111,6 +111,8 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         "height": spec["size"][1],
         "frames": run["frames"],
         "steps": run["steps"],
+        # On the CPU (--tiny) every plan computes in float32, whatever its name says.
+        "dtype": str(dtype).removeprefix("torch."),
         "weights_gb": sizes,
         "build_s": round(built_s, 1),
         "s_per_step": run["s_per_step"],

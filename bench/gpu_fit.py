@@ -86,7 +86,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", choices=MODELS, help="models to measure")
     parser.add_argument("--plans", nargs="+", help="plans to measure (default: per model)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
-    parser.add_argument("--cap-gb", type=float, default=12.0, help="VRAM cap per process")
+    parser.add_argument(
+        "--cap-gb", type=float, default=12.0, help="VRAM cap per process, GB of 1e9 bytes"
+    )
     parser.add_argument("--row-timeout", type=float, default=ROW_TIMEOUT_SECONDS)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "gpu_fit.json")
     return parser.parse_args(argv)

@@ -15,7 +15,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-GIB = 2**30
+#: GB as the engine's planner counts them (torch reports bytes; the plans divide by 1e9).
+GB = 1e9
 #: A step that arrives before the first callback includes prompt encoding and warm-up.
 WARM_UP_STEPS = 1
 
@@ -51,8 +52,8 @@ def describe_device() -> str:
             handle = pynvml.nvmlDeviceGetHandleByIndex(0)
             name = pynvml.nvmlDeviceGetName(handle)
             name = name.decode() if isinstance(name, bytes) else str(name)
-            total = pynvml.nvmlDeviceGetMemoryInfo(handle).total / GIB
-            return f"{name} ({total:.1f} GiB)"
+            total = pynvml.nvmlDeviceGetMemoryInfo(handle).total / GB
+            return f"{name} ({total:.1f} GB)"
         finally:
             pynvml.nvmlShutdown()
     except Exception:  # No driver, no library: no GPU to measure.
@@ -89,7 +90,7 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     nvml = NvmlProcess() if cuda else None
     if cuda:
         total = torch.cuda.get_device_properties(0).total_memory
-        torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gb * GIB / total), 0)
+        torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gb * GB / total), 0)
     dtype = torch.bfloat16 if cuda else torch.float32
     started = time.perf_counter()
     pipe = build_pipeline(spec, dtype)
@@ -119,16 +120,16 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         "decode_s": run["decode_s"],
         "job_s": run["job_s"],
         "full_job_est_s": run["full_job_est_s"],
-        "pinned_host_gb": round(pinned_host_bytes(torch) / GIB, 2),
+        "pinned_host_gb": round(pinned_host_bytes(torch) / GB, 2),
     }
     if cuda:
-        row["peak_allocated_gb"] = round(torch.cuda.max_memory_allocated() / GIB, 2)
-        row["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved() / GIB, 2)
+        row["peak_allocated_gb"] = round(torch.cuda.max_memory_allocated() / GB, 2)
+        row["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved() / GB, 2)
         assert nvml is not None
-        row["nvml_process_gb"] = round(nvml.peak / GIB, 2)
+        row["nvml_process_gb"] = round(nvml.peak / GB, 2)
         row["nvml_source"] = nvml.source
         # What a card of cap_gb really has to hold: the allocator's peak plus the CUDA context.
-        row["under_cap"] = nvml.peak / GIB <= cap_gb
+        row["under_cap"] = nvml.peak / GB <= cap_gb
     return row
 
 

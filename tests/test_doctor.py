@@ -156,3 +156,32 @@ def test_too_little_disk_for_weights_that_must_still_be_downloaded_fails(
     disk = finding(settings, FakeProbe(free_gb=12.0), "disk")
     assert disk.status is Status.FAIL
     assert "HF_HOME" in disk.fix
+
+
+def test_the_distilled_default_needs_its_one_file_checkpoint_and_not_the_repos_transformer(
+    settings: Settings, tmp_path: Path
+) -> None:
+    preset = PRESETS["ltx-video"]
+    assert preset.single_file is not None
+    hub = tmp_path / "hub"
+    # What loading the distilled model leaves in the cache: the base repo's text encoder,
+    # tokenizer and scheduler (its transformer and VAE come from the checkpoint file).
+    base = hub / f"models--{preset.repo_id.replace('/', '--')}" / "snapshots" / "abc123"
+    for component in ("text_encoder", "tokenizer", "scheduler"):
+        (base / component).mkdir(parents=True)
+    (base / "model_index.json").write_text(
+        '{"_class_name": "LTXConditionPipeline", "vae": ["diffusers", "AutoencoderKLLTXVideo"],'
+        ' "transformer": ["diffusers", "LTXVideoTransformer3DModel"],'
+        ' "text_encoder": ["transformers", "T5EncoderModel"],'
+        ' "tokenizer": ["transformers", "T5Tokenizer"],'
+        ' "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"]}'
+    )
+    probe = FakeProbe(cache=hub)
+    without_checkpoint = finding(settings, probe, "weights")
+    assert without_checkpoint.status is Status.WARN
+    assert "incomplete" in without_checkpoint.summary
+    owner, repo, _blob, _revision, filename = preset.single_file.split("/", 3)[3].split("/", 4)
+    checkpoint = hub / f"models--{owner}--{repo}" / "snapshots" / "def456" / filename
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights")
+    assert finding(settings, probe, "weights").status is Status.PASS

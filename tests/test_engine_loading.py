@@ -78,9 +78,10 @@ def test_a_single_file_checkpoint_loads_through_from_single_file(tmp_path: Path)
     save_file(original, str(checkpoint))
 
     source = folder_source("ltx-video", base, single_file=str(checkpoint))
-    pipe = loading.load_pipeline(source, torch.float32)
+    pipe = loading.load_pipeline(source, torch.bfloat16)
+    assert pipe.transformer.dtype == torch.bfloat16
     for key, value in distilled.state_dict().items():
-        assert torch.equal(pipe.transformer.state_dict()[key], value), key
+        assert torch.equal(pipe.transformer.state_dict()[key], value.to(torch.bfloat16)), key
     assert type(pipe).__name__ == "LTXConditionPipeline"
 
 

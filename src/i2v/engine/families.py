@@ -3,8 +3,8 @@
 The engine runs every pipeline with ``output_type="latent"`` and decodes here, as
 its own stage, so a cancel during the steps never pays for a decode. Each decode
 repeats what the pipeline's own ``__call__`` does after its denoising loop
-(diffusers 0.3x-0.4x: pipeline_ltx_image2video.py, pipeline_wan_i2v.py,
-pipeline_cogvideox_image2video.py, pipeline_stable_video_diffusion.py).
+(diffusers 0.36-0.42: pipeline_ltx_image2video.py, pipeline_ltx_condition.py,
+pipeline_wan_i2v.py, pipeline_cogvideox_image2video.py, pipeline_stable_video_diffusion.py).
 """
 
 from __future__ import annotations

@@ -31,12 +31,16 @@ log = logging.getLogger(__name__)
 __all__ = [
     "API_SINCE",
     "HEADROOM",
+    "PLANS",
     "apply_plan",
     "cap_process_memory",
     "free_ram_gb",
     "measure",
     "to_plan",
 ]
+
+#: The names I2V_MEMORY_PLAN takes (each a placement; the VAE mode and storage are chosen).
+PLANS = tuple(LEGACY)
 
 #: The oldest diffusers release with each API the engine calls; pyproject's floor covers them all.
 API_SINCE = {

@@ -174,9 +174,7 @@ def process_cap_gb(total_gb: float, free_gb: float, fraction: float) -> float:
     return max(0.0, min(by_fraction, free_gb - RESERVE_GB))
 
 
-def estimate(
-    preset: Preset, plan: MemoryPlan, size: tuple[int, int], frames: int, bytes_per_value: int = 2
-) -> Estimate:
+def estimate(preset: Preset, plan: MemoryPlan, size: tuple[int, int], frames: int) -> Estimate:
     """Estimated peak VRAM and host RAM of one job under ``plan``."""
     sizes = preset.footprint
     denoiser = sizes.denoiser_gb / 2 if plan.weights == "fp8" else sizes.denoiser_gb
@@ -186,8 +184,9 @@ def estimate(
     scale = (width * height * frames) / REFERENCE_VOXELS
     denoise_activations = preset.activation_gb * scale
     decode_activations = decode_gb(preset, plan.vae, size, frames)
-    # The decoded clip itself sits on the GPU until it is moved to the CPU in chunks.
-    clip_gb = 3 * width * height * frames * bytes_per_value / 1e9
+    # The decoded clip itself sits on the GPU until it is moved to the CPU in chunks
+    # (float32 from Wan's VAE, 16-bit from the others).
+    clip_gb = 3 * width * height * frames * (4 if preset.family == "wan" else 2) / 1e9
     streaming = _STREAMING_GB.get(plan.placement, 0.0)
     if plan.placement == "all":
         resident = denoiser + encoder + vae

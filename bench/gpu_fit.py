@@ -1,229 +1,205 @@
-"""Does LTX-Video (and Wan 2.2 5B) fit 12 GB? Peak VRAM and seconds per step under each memory plan.
+"""Does a 720p x 6 s video fit a 12 GB card, and how fast? One fresh process per (model, plan).
 
-Builds the full-size models from their configs with random weights (no download),
-caps this process at ``--cap-gb`` of VRAM, and runs 720p x 6 s and 1080p for a few
-steps under every memory plan, then decodes. Prints a table and writes
-bench/results/gpu_fit.json. Without a GPU, ``--tiny`` runs the same code end to
-end on the tiny test pipelines on the CPU. Run it as ``python -m bench.gpu_fit``.
+Each row builds the full-size model from its published configs
+(``bench/model_configs/full.json``) with random weights, so nothing is downloaded,
+caps its process at ``--cap-gb`` of VRAM (what a 12 GB laptop card offers), places
+the weights as the memory plan says, runs the denoising steps and the decode, and
+reports: peak ``max_memory_allocated`` and ``max_memory_reserved``, the memory NVML
+sees the process use (with the CUDA context), pinned host RAM, seconds per step,
+decode seconds, the whole job's seconds, and whether it stayed under the cap.
+
+Every row runs in its own spawned process (so it works on Windows too): an
+out-of-memory error is the row ``oom``, any other failure ``error: ...``, a process
+that dies or hangs ``error: ...`` too, and the run goes on. Each row is added to the
+JSON file (``--out``) as soon as it finishes, so a run cut short keeps what it measured.
+
+    python -m bench.gpu_fit --quick          # LTX distilled, 2 plans, 3 steps: < 8 min
+    python -m bench.gpu_fit                  # LTX distilled, LTX 50-step, Wan 2.2 5B
+    python -m bench.gpu_fit --tiny           # tiny configs on the CPU: checks the harness
+
+Without a GPU, ``--tiny`` runs the same per-plan processes on tiny configs; plans
+that place weights on a GPU are reported as ``skipped: <reason>``, never as passed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
 
-from i2v.engine import families, memory  # noqa: E402
-from i2v.engine.presets import PRESET_BY_FAMILY  # noqa: E402
+from bench import gpu_fit_row  # noqa: E402
 
-#: (label, width, height, frames) per family; 6 s at 24 fps is 145 (LTX) / 121 (Wan, its max).
-FULL_JOBS = {
-    "ltx": [("720p", 1280, 704, 145), ("1080p", 1920, 1088, 145)],
-    "wan": [("720p", 1280, 704, 121), ("1080p", 1920, 1088, 121)],
+MODELS = ("ltx-distilled", "ltx-50step", "wan2.2-5b")
+#: Plans each model is measured under by default (names as i2v.engine.plans writes them:
+#: weights-placement-vae): what I2V_MEMORY_PLAN=auto picks on a 12 GB card first, then its
+#: neighbours, then one the planner expects to exceed the cap, to see the cap turn it into `oom`.
+DEFAULT_PLANS = {
+    "ltx-distilled": (
+        "bf16-dit-framewise",
+        "fp8-dit-framewise",
+        "bf16-model-framewise",
+        "bf16-group-framewise",
+        "bf16-sequential-framewise",
+        "bf16-all-framewise",
+    ),
+    "ltx-50step": ("bf16-dit-framewise", "fp8-dit-framewise", "bf16-group-framewise"),
+    "wan2.2-5b": ("fp8-grouplow-tiled", "bf16-group-tiled", "fp8-dit-tiled", "bf16-model-tiled"),
 }
-TINY_JOBS = {"ltx": [("tiny", 32, 32, 9)], "wan": [("tiny", 32, 32, 9)]}
+#: --quick: the plan I2V_MEMORY_PLAN=auto picks for the default model on a 12 GB card with
+#: 16 GB of RAM (bf16-dit-framewise), and its fp8 twin, the next leaner.
+QUICK_PLANS = ("bf16-dit-framewise", "fp8-dit-framewise")
+QUICK_STEPS = 3
+#: A row that takes longer than this is stopped and reported as an error.
+ROW_TIMEOUT_SECONDS = 900.0
+COLUMNS = (
+    ("model", 14, "model"),
+    ("plan", 22, "plan"),
+    ("est GB", 7, "estimated_peak_gb"),
+    ("alloc GB", 9, "peak_allocated_gb"),
+    ("resv GB", 8, "peak_reserved_gb"),
+    ("nvml GB", 8, "nvml_process_gb"),
+    ("pinned GB", 10, "pinned_host_gb"),
+    ("s/step", 8, "s_per_step"),
+    ("decode s", 9, "decode_s"),
+    ("job s", 8, "job_s"),
+    ("full job s", 11, "full_job_est_s"),
+    ("cap", 5, "under_cap"),
+)
 
 
-def t5_xxl(vocab: int) -> tuple[Any, Any]:
-    """A T5-XXL-sized encoder (LTX: T5 v1.1 XXL; Wan: umT5-XXL) with random weights."""
-    from transformers import T5Config, T5EncoderModel
-
-    from tiny_pipelines import tiny_t5
-
-    _, tokenizer = tiny_t5()  # Token ids stay tiny; only the model's size matters here.
-    config = T5Config(
-        vocab_size=vocab,
-        d_model=4096,
-        d_ff=10240,
-        d_kv=64,
-        num_layers=24,
-        num_heads=64,
-        feed_forward_proj="gated-gelu",
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="tiny configs; runs on the CPU")
+    parser.add_argument("--quick", action="store_true", help="LTX distilled, 2 plans, 3 steps")
+    parser.add_argument("--models", nargs="+", choices=MODELS, help="models to measure")
+    parser.add_argument("--plans", nargs="+", help="plans to measure (default: per model)")
+    parser.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
+    parser.add_argument(
+        "--cap-gb", type=float, default=12.0, help="VRAM cap per process, GB of 1e9 bytes"
     )
-    return T5EncoderModel(config), tokenizer
+    parser.add_argument("--row-timeout", type=float, default=ROW_TIMEOUT_SECONDS)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "gpu_fit.json")
+    return parser.parse_args(argv)
 
 
-def full_pipeline(family: str) -> Any:
-    """The full-size pipeline from its published configs, random weights, bf16 on the CPU."""
-    import torch
-    from diffusers import (
-        AutoencoderKLLTXVideo,
-        AutoencoderKLWan,
-        FlowMatchEulerDiscreteScheduler,
-        LTXImageToVideoPipeline,
-        LTXVideoTransformer3DModel,
-        UniPCMultistepScheduler,
-        WanImageToVideoPipeline,
-        WanTransformer3DModel,
-    )
-
-    torch.set_default_dtype(torch.bfloat16)
-    try:
-        if family == "ltx":
-            # The class defaults are LTX-Video 2B (0.9.x): 28 layers, 32 heads of 64.
-            encoder, tokenizer = t5_xxl(32128)
-            return LTXImageToVideoPipeline(
-                transformer=LTXVideoTransformer3DModel(),
-                vae=AutoencoderKLLTXVideo(),
-                scheduler=FlowMatchEulerDiscreteScheduler(),
-                text_encoder=encoder,
-                tokenizer=tokenizer,
+def planned_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The (model, plan) rows to run, each a job description for one process."""
+    models = args.models or (["ltx-distilled"] if args.quick else list(MODELS))
+    steps = args.steps or (QUICK_STEPS if args.quick else None)
+    jobs = []
+    for model in models:
+        plans = args.plans or (QUICK_PLANS if args.quick else DEFAULT_PLANS[model])
+        for plan in plans:
+            jobs.append(
+                {
+                    "model": model,
+                    "plan": plan,
+                    "tiny": args.tiny,
+                    "steps": steps,
+                    "cap_gb": args.cap_gb,
+                }
             )
-        encoder, tokenizer = t5_xxl(256384)
-        # Wan2.2-TI2V-5B transformer/config.json and vae/config.json.
-        transformer = WanTransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=24,
-            attention_head_dim=128,
-            in_channels=48,
-            out_channels=48,
-            text_dim=4096,
-            freq_dim=256,
-            ffn_dim=14336,
-            num_layers=30,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-            eps=1e-6,
-            rope_max_seq_len=1024,
-        )
-        vae = AutoencoderKLWan(
-            base_dim=160,
-            decoder_base_dim=256,
-            z_dim=48,
-            in_channels=12,
-            out_channels=12,
-            is_residual=True,
-            patch_size=2,
-            dim_mult=[1, 2, 4, 4],
-            num_res_blocks=2,
-            scale_factor_spatial=16,
-            scale_factor_temporal=4,
-            temperal_downsample=[False, True, True],
-            latents_mean=[0.0] * 48,
-            latents_std=[1.0] * 48,
-        )
-        return WanImageToVideoPipeline(
-            transformer=transformer,
-            vae=vae,
-            scheduler=UniPCMultistepScheduler(
-                prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0
-            ),
-            text_encoder=encoder,
-            tokenizer=tokenizer,
-            expand_timesteps=True,
-        )
+    return jobs
+
+
+def run_row(job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one row in a fresh spawned process; whatever happens there comes back as a row."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=gpu_fit_row.child_main, args=(sender, job), name=f"gpu-fit {job['plan']}"
+    )
+    started = time.monotonic()
+    process.start()
+    sender.close()
+    row: dict[str, Any] | None = None
+    try:
+        if receiver.poll(timeout):
+            row = receiver.recv()
+    except EOFError:
+        row = None  # It died before answering; its exit code says how.
     finally:
-        torch.set_default_dtype(torch.float32)
+        receiver.close()
+    process.join(timeout=30 if row is not None else 5)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    if row is None:
+        took = time.monotonic() - started
+        if took >= timeout:
+            reason = f"error: no answer within {timeout:.0f} s; the process was stopped"
+        else:
+            reason = f"error: the process died (exit code {process.exitcode})"
+        row = {"status": reason}
+    return {"model": job["model"], "plan": job["plan"], **row}
 
 
-def tiny_pipeline(family: str) -> Any:
-    """The tiny test pipeline, built in memory."""
-    import tiny_pipelines
+def write_result(path: Path, header: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Write the whole result so far, atomically: a run cut short leaves valid JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({**header, "rows": rows}, indent=2) + "\n")
+    os.replace(partial, path)
 
-    builder = {"ltx": tiny_pipelines._ltx, "wan": tiny_pipelines._wan}[family]
-    return builder()
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a small fixed-width table, with each row's status at the end."""
+    lines = ["".join(f"{title:<{width}}" for title, width, _ in COLUMNS) + "status"]
+    for row in rows:
+        cells = []
+        for _, width, key in COLUMNS:
+            value = row.get(key)
+            if isinstance(value, bool):
+                value = "yes" if value else "NO"
+            cells.append(f"{'-' if value is None else value!s:<{width}}")
+        lines.append("".join(cells) + str(row["status"]))
+    return "\n".join(lines)
 
 
-def run_once(pipe: Any, family: str, job: tuple[str, int, int, int], steps: int) -> dict[str, Any]:
-    """One generation plus decode; returns peak VRAM and seconds per step."""
-    import torch
-    from PIL import Image
-
-    label, width, height, frames = job
-    preset = families.refine_preset(PRESET_BY_FAMILY[family], pipe)
-    stamps: list[float] = []
-
-    def on_step(_pipe: Any, index: int, _t: Any, _kw: dict[str, Any]) -> dict[str, Any]:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        stamps.append(time.perf_counter())
-        return {}
-
-    arguments = families.call_arguments(preset, pipe, (width, height), frames, 24, steps)
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    latents = pipe(
-        image=Image.new("RGB", (width, height), (120, 110, 100)),
-        prompt="a calm sea under a clear sky",
-        generator=torch.Generator("cpu").manual_seed(0),
-        callback_on_step_end=on_step,
-        **arguments,
-    )[0]
-    video = families.decode(preset, pipe, latents, (width, height), frames)
-    pixels = families.to_uint8_frames(pipe, video)
-    total = time.perf_counter() - start
-    per_step = [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
-    peak = torch.cuda.max_memory_allocated() / 1e9 if torch.cuda.is_available() else 0.0
+def header(args: argparse.Namespace) -> dict[str, Any]:
+    """What the run was: machine, cap, mode."""
     return {
-        "size": label,
-        "width": width,
-        "height": height,
-        "frames": int(pixels.shape[0]),
-        "peak_gb": round(peak, 2),
-        # The first step includes the text encoder and warm-up; report the steady ones.
-        "s_per_step": round(min(per_step[1:] or per_step), 3),
-        "total_s": round(total, 2),
-        "status": "ok",
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "cap_gb": args.cap_gb,
+        "tiny": args.tiny,
+        "quick": args.quick,
+        "device": gpu_fit_row.describe_device(),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU")
-    parser.add_argument("--families", nargs="+", default=["ltx", "wan"], choices=["ltx", "wan"])
-    parser.add_argument("--plans", nargs="+", default=list(memory.PLANS), choices=memory.PLANS)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--cap-gb", type=float, default=12.0)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "gpu_fit.json")
-    args = parser.parse_args()
-
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu" and not args.tiny:
-        sys.exit("No CUDA GPU here; run with --tiny to check the script on the CPU.")
-    if device == "cuda":
-        total_gb = torch.cuda.get_device_properties(0).total_memory / 1e9
-        memory.cap_process_memory(min(1.0, args.cap_gb / total_gb), device)
-    out_of_memory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-    rows = []
-    for family in args.families:
-        pipe = tiny_pipeline(family) if args.tiny else full_pipeline(family)
-        pipe.set_progress_bar_config(disable=True)
-        for plan in args.plans:
-            memory.apply_plan(pipe, plan, device)
-            for job in (TINY_JOBS if args.tiny else FULL_JOBS)[family]:
-                try:
-                    row = run_once(pipe, family, job, args.steps)
-                except out_of_memory:
-                    row = {"size": job[0], "width": job[1], "height": job[2], "status": "OOM"}
-                    torch.cuda.empty_cache()
-                rows.append({"family": family, "plan": plan, **row})
-                print(json.dumps(rows[-1]), flush=True)
-            # Undo the plan's hooks so the next plan starts from weights on the CPU.
-            pipe.remove_all_hooks()
-            pipe.to("cpu")
-            if device == "cuda":
-                torch.cuda.empty_cache()
-        del pipe
-
-    print(f"\n{'model':<6}{'plan':<20}{'size':<8}{'frames':>7}{'peak GB':>9}{'s/step':>8}  status")
-    for row in rows:
-        print(
-            f"{row['family']:<6}{row['plan']:<20}{row['size']:<8}{row.get('frames', '-'):>7}"
-            f"{row.get('peak_gb', '-'):>9}{row.get('s_per_step', '-'):>8}  {row['status']}"
-        )
-    result = {"device": device, "cap_gb": args.cap_gb, "tiny": args.tiny, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every row, one process each; print the table; exit 0 even when rows failed."""
+    args = parse_args(argv)
+    info = header(args)
+    if info["device"] == "cpu" and not args.tiny:
+        print("No CUDA GPU here; run with --tiny to check the harness on the CPU.", file=sys.stderr)
+        return 2
+    rows: list[dict[str, Any]] = []
+    write_result(args.out, info, rows)
+    for job in planned_rows(args):
+        row = run_row(job, args.row_timeout)
+        rows.append(row)
+        write_result(args.out, info, rows)
+        print(json.dumps(row), flush=True)
+    print()
+    print(table(rows))
+    print(f"\n{len(rows)} rows written to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

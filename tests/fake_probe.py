@@ -22,6 +22,7 @@ class FakeProbe:
     gpu_readings: list[GpuReading] = field(default_factory=lambda: [RTX_4080_LAPTOP])
     torch_info: TorchInfo | None = CUDA_TORCH
     free_gb: float = 500.0
+    free_ram: float | None = 48.0
     cache: Path = Path("/nonexistent/hf-cache")
     telegram: TelegramAnswer = field(default_factory=lambda: TelegramAnswer(True, True, "i2v_bot"))
     get_me_calls: list[tuple[str, str]] = field(default_factory=list)
@@ -45,6 +46,9 @@ class FakeProbe:
 
     def free_disk_gb(self, path: Path) -> float:
         return self.free_gb
+
+    def free_ram_gb(self) -> float | None:
+        return self.free_ram
 
     def hf_cache_dir(self) -> Path:
         return self.cache

@@ -12,6 +12,7 @@ from i2v.api import create_app
 from i2v.config import Settings
 from i2v.jobs import Stage, WorkerInfo, WorkerState
 from i2v.store import JobStore
+from i2v.worker.routing import claim_filter
 
 
 @pytest.fixture
@@ -208,3 +209,26 @@ def test_workers_are_listed_with_their_liveness(client: TestClient, store: JobSt
     workers = client.get("/v1/workers").json()["workers"]
 
     assert [(w["id"], w["state"], w["alive"]) for w in workers] == [("gpu-box-1", "idle", True)]
+
+
+def test_a_job_for_a_model_no_running_worker_serves_is_accepted_with_a_note_instead_of_a_wait(
+    client: TestClient, photo_bytes: bytes, store: JobStore, settings: Settings
+) -> None:
+    wan = settings.model_copy(update={"engine": "diffusers", "model": "wan2.2-ti2v-5b"})
+    store.register_worker(
+        WorkerInfo(id="gpu-box-1", host="gpu-box", pid=42, state=WorkerState.IDLE),
+        claim_filter(wan, None, None).to_dict(),
+    )
+
+    stranded = submit(client, photo_bytes, model="ltx-video")
+    served = submit(client, photo_bytes, model="Wan-AI/Wan2.2-TI2V-5B-Diffusers")
+
+    assert stranded.status_code == 202
+    queue = stranded.json()["queue"]
+    assert (queue["live_workers"], queue["serving_workers"]) == (1, 0)
+    note = "no worker serves ltx-video right now; start one with: i2v worker --model ltx-video"
+    assert queue["note"] == note
+    assert client.get(f"/v1/jobs/{stranded.json()['id']}").json()["queue"]["note"] == note
+    assert served.status_code == 202
+    assert served.json()["queue"]["serving_workers"] == 1
+    assert served.json()["queue"]["note"] is None

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from bot_harness import ALICE, BORIS, BotThread
 from fake_bot_api import FakeBotApi
-from i2v.jobs import JobStatus
+from i2v.config import Settings
+from i2v.jobs import JobStatus, WorkerInfo, WorkerState
 from i2v.store import PHOTO, JobStore
 from i2v.worker import Worker
+from i2v.worker.routing import claim_filter
 
 pytest_plugins = ("bot_fixtures",)
 DATA = Path(__file__).parent / "data"
@@ -130,3 +132,21 @@ def test_a_photo_over_the_daily_quota_is_refused(
         what="the quota refusal",
     )
     assert len(bot_store.list_jobs()) == 1
+
+
+def test_a_photo_for_a_model_no_running_worker_makes_is_queued_and_the_user_is_told_so(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    ltx_only = Settings(engine="diffusers", model="ltx-video")
+    bot_store.register_worker(
+        WorkerInfo(id="gpu-box-1", host="gpu-box", pid=42, state=WorkerState.IDLE),
+        claim_filter(ltx_only, None, None).to_dict(),
+    )
+    bot_store.put_user_settings(str(BORIS.id), {"model": "wan2.2-ti2v-5b"})
+    start_bot(model="ltx-video", telegram_models=["ltx-video", "wan2.2-ti2v-5b"])
+    api.send_photo(BORIS, photo_bytes)
+    status = _reply(api, BORIS.id)
+    assert "Сейчас не работает ни один обработчик для модели wan2.2-ti2v-5b" in status
+    assert "/settings" in status and "Начнётся" not in status
+    [job] = bot_store.list_jobs()
+    assert job.status is JobStatus.QUEUED and job.spec.model == "wan2.2-ti2v-5b"

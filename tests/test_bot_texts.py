@@ -149,3 +149,21 @@ def test_the_pacer_holds_a_chat_for_exactly_its_retry_after() -> None:
     other_chat, same_chat = asyncio.run(scenario())
     assert other_chat < 0.05
     assert 0.5 <= same_chat < 0.6
+
+
+def test_a_queued_job_no_running_worker_can_make_says_so_instead_of_a_wait() -> None:
+    i18n = build_i18n()
+    job = _job(spec=JobSpec(model="wan2.2-ti2v-5b"), eta_seconds=60.0)
+    position = QueuePosition(position=1, wait_seconds=0.0, live_workers=2, serving_workers=0)
+    with i18n.context():
+        with i18n.use_locale("en"):
+            english = status_text(job, position)
+        with i18n.use_locale("ru"):
+            russian = status_text(job, position)
+    assert english == (
+        "⏳ In the queue: number 1.\n"
+        "No worker for the model wan2.2-ti2v-5b is running right now, so the job waits "
+        "until one starts. You can cancel it, or choose another model in /settings."
+    )
+    assert russian.startswith("⏳ В очереди: номер 1.\nСейчас не работает ни один обработчик")
+    assert "wan2.2-ti2v-5b" in russian and "Начнётся" not in russian

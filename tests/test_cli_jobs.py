@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+import fake_engines
 from conftest import DATA
 from i2v.cli.app import main
 from i2v.jobs import JobStatus
-from i2v.store import open_store_url
+from i2v.store import open_store, open_store_url
+from worker_harness import FAST, fast_settings, wait_for, worker_thread
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -37,7 +39,7 @@ def test_submit_prints_id_status_and_queue_position_as_json(
     code, out, _ = run(capsys, "submit", str(DATA / "coffee.png"), "--prompt", "steam", "--json")
     assert code == 0
     first = json.loads(out)
-    assert set(first) == {"id", "status", "queue_position"}
+    assert set(first) == {"id", "status", "queue_position", "serving_workers"}
     assert (first["status"], first["queue_position"]) == ("queued", 1)
     code, out, _ = run(capsys, "submit", str(DATA / "rocket.jpg"), "--json")
     assert json.loads(out)["queue_position"] == 2
@@ -200,3 +202,64 @@ def test_the_installed_program_exits_2_with_one_line_for_a_missing_file(tmp_path
     assert done.returncode == 2
     assert done.stderr.strip() == f"i2v: error: no such file: {tmp_path / 'missing.png'}"
     assert JobStatus.QUEUED.value not in done.stdout
+
+
+def test_submit_refuses_a_model_no_running_worker_serves_and_says_how_to_start_one(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_engines.configure(env, steps=2, step_seconds=0.01)
+    store = open_store(fast_settings(env))
+    wan = fast_settings(env, "fake_engines:ModelEngine", model="wan2.2-ti2v-5b")
+    photo = str(DATA / "coffee.png")
+    try:
+        with worker_thread(store, wan) as worker:
+            wait_for(lambda: worker.loads == 1, 60, "the wan model to load")
+            code, out, err = run(capsys, "submit", photo, "--model", "ltx-video")
+            assert (code, out) == (2, "")
+            said = " ".join(err.split())
+            assert "no worker serves ltx-video right now" in said
+            assert "i2v worker --model ltx-video" in said and "--wait-for-worker" in said
+            assert store.count_jobs() == 0, "nothing was queued"
+
+            # The running worker's model, by its repo id, is accepted.
+            code, out, _ = run(
+                capsys, "submit", photo, "--model", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", "--json"
+            )
+            assert code == 0 and json.loads(out)["serving_workers"] == 1
+
+            code, out, _ = run(capsys, "submit", photo, "--model", "ltx-video", "--wait-for-worker")
+            assert code == 0
+            assert "no worker serves ltx-video right now" in out
+            assert "start one with: i2v worker --model ltx-video" in out
+            job_id = out.split()[2].rstrip(":")
+            code, out, _ = run(capsys, "job", job_id)
+            assert code == 0 and "queued" in out and "starts in" not in out
+            assert "no worker serves ltx-video right now" in out
+            code, out, _ = run(capsys, "job", job_id, "--json")
+            assert json.loads(out)["serving_workers"] == 0
+    finally:
+        store.close()
+
+
+def test_a_worker_started_with_model_serves_the_job_that_waited_for_it(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_engines.configure(env, steps=2, step_seconds=0.01)
+    monkeypatch.setenv("I2V_ENGINE_FACTORY", "fake_engines:ModelEngine")
+    for name, value in FAST.items():
+        monkeypatch.setenv(f"I2V_{name.upper()}", str(value))
+    photo = str(DATA / "coffee.png")
+    code, out, _ = run(
+        capsys, "submit", photo, "--model", "wan2.2-ti2v-5b", "--wait-for-worker", "--json"
+    )
+    assert code == 0
+    job_id = json.loads(out)["id"]
+    code, _, err = run(capsys, "worker", "--burst", "--model", "wan2.2-ti2v-5b")
+    assert code == 0, err
+    store = open_store_url(f"sqlite:///{env / 'i2v.db'}")
+    try:
+        done = store.get(job_id)
+        assert done.status is JobStatus.SUCCEEDED
+        assert done.result["model"] == "wan2.2-ti2v-5b"
+    finally:
+        store.close()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from fake_probe import GTX_1650, FakeProbe
 from i2v.config import Settings
 from i2v.doctor import Finding, Status, TorchInfo, run_checks
-from i2v.doctor.hardware import HEADROOM
 from i2v.doctor.report import has_failures
+from i2v.engine.presets import PRESETS
 from i2v.gpu import GpuReading
 
 
@@ -69,7 +67,7 @@ def test_a_card_that_only_fits_sequential_offload_warns_that_it_is_slow(tmp_path
     settings = Settings(data_dir=tmp_path, model="wan2.2-ti2v-5b", gpu_memory_fraction=0.85)
     vram = finding(settings, FakeProbe(gpu_readings=[rtx_3070]), "vram")
     assert vram.status is Status.WARN
-    assert "sequential_offload" in vram.summary
+    assert "-sequential-" in vram.summary and "slow" in vram.summary
     assert "480p" in vram.fix
 
 
@@ -119,11 +117,13 @@ def test_a_machine_without_a_gpu_or_torch_still_passes_with_kenburns(settings: S
 def test_missing_weights_warn_that_the_first_job_downloads_them(settings: Settings) -> None:
     weights = finding(settings, FakeProbe(), "weights")
     assert weights.status is Status.WARN
-    assert "Lightricks/LTX-Video is not downloaded yet" in weights.summary
+    assert f"{PRESETS['ltx-video'].repo_id} is not downloaded yet" in weights.summary
     assert "I2V_MODEL_LOAD_TIMEOUT_SECONDS" in weights.fix
 
 
 def test_cached_weights_with_every_component_pass(settings: Settings, tmp_path: Path) -> None:
+    # The 50-step preset is one diffusers folder in the Lightricks/LTX-Video repo.
+    settings = settings.model_copy(update={"model": "ltx-video-quality"})
     snapshot = tmp_path / "hub" / "models--Lightricks--LTX-Video" / "snapshots" / "abc123"
     for component in ("vae", "transformer"):
         (snapshot / component).mkdir(parents=True)
@@ -158,6 +158,30 @@ def test_too_little_disk_for_weights_that_must_still_be_downloaded_fails(
     assert "HF_HOME" in disk.fix
 
 
-def test_the_doctor_headroom_matches_the_engines_memory_planner() -> None:
-    memory = pytest.importorskip("i2v.engine.memory")
-    assert memory.HEADROOM == HEADROOM
+def test_the_distilled_default_needs_its_one_file_checkpoint_and_not_the_repos_transformer(
+    settings: Settings, tmp_path: Path
+) -> None:
+    preset = PRESETS["ltx-video"]
+    assert preset.single_file is not None
+    hub = tmp_path / "hub"
+    # What loading the distilled model leaves in the cache: the base repo's text encoder,
+    # tokenizer and scheduler (its transformer and VAE come from the checkpoint file).
+    base = hub / f"models--{preset.repo_id.replace('/', '--')}" / "snapshots" / "abc123"
+    for component in ("text_encoder", "tokenizer", "scheduler"):
+        (base / component).mkdir(parents=True)
+    (base / "model_index.json").write_text(
+        '{"_class_name": "LTXConditionPipeline", "vae": ["diffusers", "AutoencoderKLLTXVideo"],'
+        ' "transformer": ["diffusers", "LTXVideoTransformer3DModel"],'
+        ' "text_encoder": ["transformers", "T5EncoderModel"],'
+        ' "tokenizer": ["transformers", "T5Tokenizer"],'
+        ' "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"]}'
+    )
+    probe = FakeProbe(cache=hub)
+    without_checkpoint = finding(settings, probe, "weights")
+    assert without_checkpoint.status is Status.WARN
+    assert "incomplete" in without_checkpoint.summary
+    owner, repo, _blob, _revision, filename = preset.single_file.split("/", 3)[3].split("/", 4)
+    checkpoint = hub / f"models--{owner}--{repo}" / "snapshots" / "def456" / filename
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights")
+    assert finding(settings, probe, "weights").status is Status.PASS

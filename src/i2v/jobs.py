@@ -158,6 +158,22 @@ class QueuePosition:
     wait_seconds: float
     #: Workers that heartbeated recently.
     live_workers: int
+    #: Live workers that would take this job (its engine and model); None when not counted.
+    serving_workers: int | None = None
+
+    @property
+    def is_unserved(self) -> bool:
+        """True when workers are running but none of them makes this job's engine and model."""
+        return self.live_workers > 0 and self.serving_workers == 0
+
+
+def worker_command(engine: str | None, model: str | None) -> str:
+    """The command that starts a worker taking jobs that name ``engine`` and ``model``."""
+    if model:
+        return f"i2v worker --model {model}"
+    if engine and engine != "auto":
+        return f"i2v worker --engine {engine}"
+    return "i2v worker"
 
 
 @dataclass(frozen=True)

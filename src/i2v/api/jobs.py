@@ -45,7 +45,7 @@ def read_job_detail(store: JobStore, job_id: str) -> dict[str, Any]:
     job, position = store.get_with_position(job_id)
     data = JobOut.of(job)
     queued = job.status is JobStatus.QUEUED
-    data["queue"] = QueueOut.of(position).model_dump() if queued else None
+    data["queue"] = QueueOut.of(position, job.spec).model_dump() if queued else None
     return data
 
 

@@ -10,7 +10,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from i2v.jobs import Job, JobStatus, QueuePosition, Resolution, Stage, WorkerState
+from i2v.jobs import (
+    Job,
+    JobSpec,
+    JobStatus,
+    QueuePosition,
+    Resolution,
+    Stage,
+    WorkerState,
+    worker_command,
+)
 
 
 class SpecOut(BaseModel):
@@ -46,14 +55,37 @@ class QueueOut(BaseModel):
     position: int = Field(description="1 means next to run; 0 means not queued.", examples=[2])
     wait_seconds: float = Field(description="Estimated seconds until a worker starts it.")
     live_workers: int = Field(description="Workers that reported in recently.")
+    serving_workers: int | None = Field(
+        default=None,
+        description="Live workers that make this job's engine and model; 0 while workers "
+        "run means none of them will take it until one for its model starts.",
+    )
+    note: str | None = Field(
+        default=None,
+        description="Why the wait is unknown, in plain words, when no running worker makes "
+        "this job's model (then wait_seconds is not an estimate).",
+        examples=[
+            "no worker serves ltx-video right now; start one with: i2v worker --model ltx-video"
+        ],
+    )
 
     @classmethod
-    def of(cls, position: QueuePosition) -> QueueOut:
-        """Convert the store's value."""
+    def of(cls, position: QueuePosition, spec: JobSpec | None = None) -> QueueOut:
+        """Convert the store's value; ``spec`` names the model in the note."""
+        note = None
+        if position.is_unserved:
+            engine, model = (spec.engine, spec.model) if spec else (None, None)
+            wanted = model or engine or "this job's model"
+            note = (
+                f"no worker serves {wanted} right now; "
+                f"start one with: {worker_command(engine, model)}"
+            )
         return cls(
             position=position.position,
             wait_seconds=round(position.wait_seconds, 1),
             live_workers=position.live_workers,
+            serving_workers=position.serving_workers,
+            note=note,
         )
 
 

@@ -96,6 +96,13 @@ def _queued_text(job: Job, position: QueuePosition | None) -> str:
         lines = [_("⏳ In the queue: number {n}.").format(n=position.position)]
         if position.live_workers == 0:
             lines.append(_("No worker is running right now; the job will start when one is."))
+        elif position.is_unserved:
+            lines.append(
+                _(
+                    "No worker for the model {model} is running right now, so the job waits "
+                    "until one starts. You can cancel it, or choose another model in /settings."
+                ).format(model=job.spec.model or job.spec.engine or "?")
+            )
         else:
             lines.append(
                 _("Starts in about {wait}, ready in about {ready}.").format(

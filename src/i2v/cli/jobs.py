@@ -23,7 +23,7 @@ from i2v.cli.options import (
     build_spec,
     read_photo,
 )
-from i2v.cli.render import describe_job, describe_wait, job_table
+from i2v.cli.render import describe_job, describe_unserved, describe_wait, job_table
 from i2v.errors import InputError, MediaNotFound
 from i2v.jobs import MAX_PRIORITY, JobStatus, Resolution
 from i2v.store import THUMBNAIL, VIDEO
@@ -45,6 +45,11 @@ def submit(
     priority: int = typer.Option(
         0, "--priority", min=-MAX_PRIORITY, max=MAX_PRIORITY, help="Higher runs first."
     ),
+    wait_for_worker: bool = typer.Option(
+        False,
+        "--wait-for-worker",
+        help="Queue it even if no running worker makes this model; it waits until one starts.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Queue a photo for a worker and return at once."""
@@ -54,12 +59,30 @@ def submit(
     )
     data, info = read_photo(image, cli.video)
     spec = build_spec(options, cli.video, image_name=image.name, priority=priority)
+    names_a_worker = spec.model is not None or spec.engine not in (None, "auto")
+    if (
+        names_a_worker
+        and not wait_for_worker
+        and cli.store.serving_worker_count(spec.engine, spec.model) == 0
+    ):
+        # Otherwise the job would sit in the queue until it expires, saying "starts soon".
+        raise InputError(
+            f"{describe_unserved(spec.engine, spec.model)}; "
+            "or add --wait-for-worker to queue it until one does"
+        )
     job = cli.store.submit(spec, data, content_type=info.content_type)
     position = cli.store.queue_position(job.id)
     if as_json:
-        print_json({"id": job.id, "status": job.status.value, "queue_position": position.position})
+        print_json(
+            {
+                "id": job.id,
+                "status": job.status.value,
+                "queue_position": position.position,
+                "serving_workers": position.serving_workers,
+            }
+        )
         return
-    typer.echo(f"queued job {job.id}: {describe_wait(position)}")
+    typer.echo(f"queued job {job.id}: {describe_wait(position, spec)}")
 
 
 def job(
@@ -71,7 +94,9 @@ def job(
     store = get_context(ctx).store
     found = store.get(job_id)
     data = found.to_dict()
-    data["queue_position"] = store.queue_position(job_id).position
+    position = store.queue_position(job_id)
+    data["queue_position"] = position.position
+    data["serving_workers"] = position.serving_workers if position.position else None
     try:
         info = store.media_info(job_id, VIDEO)
         data["output"] = {
@@ -84,7 +109,7 @@ def job(
     if as_json:
         print_json(data)
         return
-    typer.echo(describe_job(found, data["queue_position"]))
+    typer.echo(describe_job(found, position))
     if data["output"]:
         typer.echo(
             f"video: {data['output']['bytes']} bytes; save it with: i2v result {job_id} -o video.mp4"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from i2v.jobs import Job, JobStatus, QueuePosition, WorkerInfo
+from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, WorkerInfo, worker_command
 
 STAGE_WORDS = {
     "loading_model": "loading model",
@@ -32,23 +32,32 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} m"
 
 
-def describe_wait(position: QueuePosition) -> str:
+def describe_unserved(engine: str | None, model: str | None) -> str:
+    """Say that no running worker makes what a job asks for, and how to start one."""
+    wanted = model or engine or "this job"
+    return f"no worker serves {wanted} right now; start one with: {worker_command(engine, model)}"
+
+
+def describe_wait(position: QueuePosition, spec: JobSpec | None = None) -> str:
     """One line about a queued job's place and wait."""
     if position.position == 0:
         return "started"
     where = (
         "next in line" if position.position == 1 else f"position {position.position} in the queue"
     )
+    engine, model = (spec.engine, spec.model) if spec is not None else (None, None)
     if position.live_workers == 0:
-        return f"{where}; no worker is running (start one with: i2v worker)"
+        return f"{where}; no worker is running (start one with: {worker_command(engine, model)})"
+    if position.is_unserved:
+        return f"{where}; {describe_unserved(engine, model)}"
     return f"{where}, starts in about {format_duration(position.wait_seconds)}"
 
 
-def describe_job(job: Job, queue_position: int = 0) -> str:
+def describe_job(job: Job, position: QueuePosition | None = None) -> str:
     """A few lines a person can read about one job."""
     lines = [f"job {job.id}: {job.status.value}"]
-    if job.status is JobStatus.QUEUED and queue_position:
-        lines.append(f"  position {queue_position} in the queue")
+    if job.status is JobStatus.QUEUED and position is not None and position.position:
+        lines.append(f"  {describe_wait(position, job.spec)}")
     if job.status is JobStatus.RUNNING:
         stage = STAGE_WORDS.get(job.stage.value, job.stage.value) if job.stage else "starting"
         lines.append(

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import enum
+
 import typer
 
 from i2v.cli.context import get_context
+from i2v.errors import InputError
 from i2v.worker import Worker, WorkerOptions, install_stop_handlers
+
+
+class EngineChoice(str, enum.Enum):
+    """The engines a worker can run."""
+
+    AUTO = "auto"
+    KENBURNS = "kenburns"
+    DIFFUSERS = "diffusers"
 
 
 def worker(
@@ -17,6 +28,14 @@ def worker(
     gpu: int = typer.Option(
         0, "--gpu", min=0, help="Index of the GPU to watch (as nvidia-smi numbers it)."
     ),
+    engine: EngineChoice | None = typer.Option(
+        None, "--engine", help="Engine to run (default: I2V_ENGINE)."
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model preset, Hugging Face repo id or local folder (default: I2V_MODEL).",
+    ),
 ) -> None:
     """Run a worker: load the model once, then make videos from the queue until stopped.
 
@@ -25,8 +44,18 @@ def worker(
     puts it back at once.
     """
     cli = get_context(ctx)
+    settings = cli.settings
+    overrides: dict[str, str] = {}
+    if engine is not None:
+        overrides["engine"] = engine.value
+    if model is not None:
+        if not model.strip():
+            raise InputError("--model needs a name: a preset, a Hugging Face repo id or a folder")
+        overrides["model"] = model.strip()
+    if overrides:
+        settings = settings.model_copy(update=overrides)
     options = WorkerOptions(burst=burst, max_jobs=max_jobs, gpu_index=gpu)
-    running = Worker(cli.store, cli.settings, options)
+    running = Worker(cli.store, settings, options)
     restore = install_stop_handlers(running)
     try:
         running.run()

@@ -51,6 +51,8 @@ class TorchInfo:
     device_names: tuple[str, ...] = ()
     #: Set when importing torch or initialising CUDA failed; the last line of the error.
     error: str | None = None
+    #: CUDA compute capability of each GPU PyTorch sees, e.g. (8, 9) for Ada.
+    capabilities: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ class Probe(Protocol):
 
     def free_disk_gb(self, path: Path) -> float:
         """Free space in GB on the disk that holds ``path`` (which may not exist yet)."""
+
+    def free_ram_gb(self) -> float | None:
+        """RAM available without swapping, in GB; None where it cannot be read."""
 
     def hf_cache_dir(self) -> Path:
         """The Hugging Face cache folder that model downloads go to."""

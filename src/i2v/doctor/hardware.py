@@ -1,21 +1,15 @@
-"""Checks of the compute stack: Python, PyTorch and CUDA, the NVIDIA driver, VRAM for the model."""
+"""Checks of the compute stack: Python, PyTorch and CUDA, the NVIDIA driver."""
 
 from __future__ import annotations
 
 from i2v.config import Settings
 from i2v.doctor.findings import Finding, Probe, Status, TorchInfo
-from i2v.doctor.models import ModelWeights
-from i2v.engine.presets import Preset
-from i2v.gpu import GpuReading, NvmlStatus
+from i2v.gpu import NvmlStatus
 
 #: The first Windows driver with the "CUDA - Sysmem Fallback Policy" setting.
 SYSMEM_POLICY_DRIVER = (536, 40)
 #: Oldest driver each CUDA major version runs on (NVIDIA's minor-version compatibility table).
 MIN_DRIVER = {"Linux": {11: (450, 80), 12: (525, 60)}, "Windows": {11: (452, 39), 12: (527, 41)}}
-#: Same as i2v.engine.memory.HEADROOM (a test keeps them equal); that module pulls in torch.
-HEADROOM = 0.9
-#: The photo the VRAM check plans for: a landscape 16:9 shot, the usual worst case.
-REFERENCE_PHOTO = (1920, 1080)
 
 CUDA_TORCH_FIX = (
     "install the CUDA build of PyTorch: run scripts\\windows\\install.ps1 (Windows) or "
@@ -131,93 +125,3 @@ def check_driver(system: str, nvml: NvmlStatus, torch: TorchInfo | None) -> Find
             "update the NVIDIA driver to 536.40 or newer, then: " + SYSMEM_FIX,
         )
     return Finding("nvidia driver", Status.PASS, summary)
-
-
-def check_vram(settings: Settings, gpus: list[GpuReading], weights: ModelWeights | None) -> Finding:
-    """The chosen model at the default resolution and duration fits each GPU's VRAM."""
-    name = "vram"
-    if settings.engine == "kenburns":
-        return Finding(name, Status.PASS, "not needed with I2V_ENGINE=kenburns")
-    if not gpus and settings.engine == "auto":
-        return Finding(name, Status.PASS, "not checked: no NVIDIA GPU, so kenburns is used")
-    if not gpus:
-        return Finding(
-            name,
-            Status.FAIL,
-            "I2V_ENGINE=diffusers, but there is no NVIDIA GPU for the AI model",
-            "run workers on a machine with an NVIDIA GPU, or set I2V_ENGINE=auto",
-        )
-    preset = weights.preset if weights else None
-    if preset is None:
-        return Finding(
-            name, Status.WARN, f"cannot estimate the VRAM {settings.model!r} needs (unknown model)"
-        )
-    size, _ = preset.size_for(REFERENCE_PHOTO, settings.resolution.short_side)
-    frames = preset.frames_for(settings.duration_seconds, settings.fps or preset.fps)
-    job = f"{preset.name} at {settings.resolution.value} x {settings.duration_seconds:g} s"
-    cap = settings.gpu_memory_fraction or 1.0
-    # Each GPU runs its own worker, so the smallest card decides.
-    findings = [
-        _fit(
-            name,
-            preset,
-            settings.memory_plan,
-            gpu.memory_total_mb / 1024 * cap * HEADROOM,
-            job,
-            gpu,
-            size,
-            frames,
-        )
-        for gpu in gpus
-    ]
-    return max(findings, key=_rank)
-
-
-def _fit(
-    name: str,
-    preset: Preset,
-    override: str,
-    usable_gb: float,
-    job: str,
-    gpu: GpuReading,
-    size: tuple[int, int],
-    frames: int,
-) -> Finding:
-    plans = preset.resident_gb
-
-    def need(plan: str) -> float:
-        return preset.vram_needed_gb(plan, size[0], size[1], frames)
-
-    card = f"GPU {gpu.index} ({gpu.name}, {gpu.memory_total_mb / 1024:.1f} GB)"
-    lighter = "choose a lower resolution (I2V_RESOLUTION=480p) or a shorter video"
-    if override != "auto":
-        if need(override) <= usable_gb:
-            return Finding(name, Status.PASS, f"{card}: {job} fits with I2V_MEMORY_PLAN={override}")
-        return Finding(
-            name,
-            Status.FAIL,
-            f"{card}: {job} needs about {need(override):.1f} GB with I2V_MEMORY_PLAN={override}; "
-            f"about {usable_gb:.1f} GB is usable",
-            "set I2V_MEMORY_PLAN=auto so i2v picks a plan that fits, or " + lighter,
-        )
-    fitting = [plan for plan in plans if need(plan) <= usable_gb]
-    if not fitting:
-        leanest = min(plans.values())
-        return Finding(
-            name,
-            Status.FAIL,
-            f"{card}: {job} needs at least {leanest:.1f} GB even with sequential offload; "
-            f"about {usable_gb:.1f} GB is usable",
-            lighter + ", or use a GPU with more memory",
-        )
-    plan = fitting[0]
-    summary = f"{card}: {job} fits with memory plan {plan} (about {need(plan):.1f} GB)"
-    if plan == "sequential_offload":
-        return Finding(
-            name, Status.WARN, summary + "; that plan is slow", lighter + " for faster videos"
-        )
-    return Finding(name, Status.PASS, summary)
-
-
-def _rank(finding: Finding) -> int:
-    return [Status.PASS, Status.WARN, Status.FAIL].index(finding.status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +29,16 @@ class ModelWeights:
         return self.folder is not None and not self.missing
 
 
+#: Components a one-file checkpoint (LTX-Video 0.9.8 2B distilled) brings instead of its repo.
+SINGLE_FILE_COMPONENTS = frozenset({"transformer", "vae"})
+
+
 def find_weights(model: str, hf_cache: Path) -> ModelWeights:
     """Resolve ``model`` (preset name, repo id or local folder) to its weights on disk."""
     if model in PRESETS:
         preset = PRESETS[model]
-        return _from_folder(_cached_snapshot(preset.repo_id, hf_cache), preset.repo_id, preset)
+        found = _from_folder(_cached_snapshot(preset.repo_id, hf_cache), preset.repo_id, preset)
+        return _with_single_file(found, preset, hf_cache) if preset.single_file else found
     local = Path(model).expanduser()
     if local.is_dir():
         return _from_folder(local if (local / "model_index.json").is_file() else None, None, None)
@@ -72,3 +78,30 @@ def _cached_snapshot(repo_id: str, hf_cache: Path) -> Path | None:
             return pinned
     found = [s for s in snapshots.iterdir() if (s / "model_index.json").is_file()]
     return max(found, key=lambda s: s.stat().st_mtime) if found else None
+
+
+def _with_single_file(found: ModelWeights, preset: Preset, hf_cache: Path) -> ModelWeights:
+    """The base repo needs no transformer or VAE of its own; the one-file checkpoint must be there.
+
+    The engine loads those two from the checkpoint and only the text encoder,
+    tokenizer and scheduler from the repo, so the repo's snapshot never holds them.
+    """
+    assert preset.single_file is not None
+    if found.folder is None:
+        return found
+    missing = [name for name in found.missing if name not in SINGLE_FILE_COMPONENTS]
+    if not _single_file_cached(preset.single_file, hf_cache):
+        missing.append(preset.single_file.rsplit("/", 1)[-1])
+    return dataclasses.replace(found, missing=tuple(missing))
+
+
+def _single_file_cached(location: str, hf_cache: Path) -> bool:
+    """True when the checkpoint (a local file, or a hub URL .../<owner>/<repo>/blob/<rev>/<file>) is here."""
+    if Path(location).is_file():
+        return True
+    parts = location.split("/")
+    if len(parts) < 8 or parts[5] != "blob":
+        return False
+    owner, repo, filename = parts[3], parts[4], "/".join(parts[7:])
+    snapshots = hf_cache / f"models--{owner}--{repo}" / "snapshots"
+    return snapshots.is_dir() and any((s / filename).is_file() for s in snapshots.iterdir())

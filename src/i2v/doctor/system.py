@@ -14,6 +14,7 @@ from pathlib import Path
 
 from i2v.doctor.findings import TelegramAnswer, TorchInfo
 from i2v.gpu import GpuReading, NvmlStatus, nvml_status, read_gpus
+from i2v.gpu.hostram import free_ram_gb
 
 #: Importing torch and initialising CUDA takes seconds; a hung driver should not hang us.
 TORCH_PROBE_TIMEOUT_SECONDS = 120.0
@@ -31,7 +32,9 @@ info = {"version": torch.__version__, "cuda": torch.version.cuda, "cuda_availabl
 try:
     info["cuda_available"] = bool(torch.cuda.is_available())
     if info["cuda_available"]:
-        info["device_names"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        count = torch.cuda.device_count()
+        info["device_names"] = [torch.cuda.get_device_name(i) for i in range(count)]
+        info["capabilities"] = [list(torch.cuda.get_device_capability(i)) for i in range(count)]
 except Exception as exc:
     info["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
 print(json.dumps(info))
@@ -85,7 +88,12 @@ class SystemProbe:
             cuda_available=data["cuda_available"],
             device_names=tuple(data["device_names"]),
             error=data["error"],
+            capabilities=tuple((int(c[0]), int(c[1])) for c in data.get("capabilities", [])),
         )
+
+    def free_ram_gb(self) -> float | None:
+        """RAM available without swapping, in GB (None where it cannot be read)."""
+        return free_ram_gb()
 
     def free_disk_gb(self, path: Path) -> float:
         """Free space in GB on the disk that holds ``path``, asking its nearest existing folder."""

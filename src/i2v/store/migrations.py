@@ -20,7 +20,7 @@ Step = Callable[[sa.Connection], None]
 #: Columns of ``jobs`` that later steps add; step 1 creates the table without them.
 _JOBS_COLUMNS_ADDED_LATER = ("warnings", "delivery_holder", "delivery_until", "model")
 #: Columns of ``workers`` that later steps add.
-_WORKERS_COLUMNS_ADDED_LATER = ("memory_plan",)
+_WORKERS_COLUMNS_ADDED_LATER = ("memory_plan", "serves")
 
 
 def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
@@ -71,11 +71,18 @@ def _step_4_worker_memory_plan(conn: sa.Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE workers ADD COLUMN memory_plan {compiled}"))
 
 
+def _step_5_worker_serves(conn: sa.Connection) -> None:
+    """What each worker claims (engines, model names), so a front end can tell who serves a job."""
+    json_type = sa.JSON().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE workers ADD COLUMN serves {json_type}"))
+
+
 STEPS: tuple[Step, ...] = (
     _step_1_jobs_media_workers,
     _step_2_timings_settings_warnings,
     _step_3_delivery_lease_and_model,
     _step_4_worker_memory_plan,
+    _step_5_worker_serves,
 )
 HEAD = len(STEPS)
 

@@ -92,6 +92,8 @@ workers = sa.Table(
     sa.Column("heartbeat_at", sa.Float, nullable=False),
     sa.Column("gpu", sa.JSON),
     sa.Column("memory_plan", sa.String(64)),
+    #: What the worker claims: {"engines": [...] | null, "models": [...] | null, "job_id": ...}.
+    sa.Column("serves", sa.JSON),
 )
 
 timings = sa.Table(

@@ -220,14 +220,15 @@ class Submissions(_Base):
                 .mappings()
                 .first()
             )
-        if row is None:
-            raise JobNotFound(f"no job with id {job_id!r}")
-        live_workers = int(row["live_workers"])
-        if row["status"] != _QUEUED:
-            return job_from_row(row), QueuePosition(0, 0.0, live_workers)
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            live_workers = int(row["live_workers"])
+            if row["status"] != _QUEUED:
+                return job_from_row(row), QueuePosition(0, 0.0, live_workers)
+            serving = self._count_serving(conn, row["engine"], row["model"])
         waiting = float(row["ahead_seconds"]) + float(row["running_seconds"])
         position = QueuePosition(
-            int(row["ahead_count"]) + 1, waiting / max(1, live_workers), live_workers
+            int(row["ahead_count"]) + 1, waiting / max(1, live_workers), live_workers, serving
         )
         return job_from_row(row), position
 

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 else:
     StoreBase = object
 
-_UPDATABLE = frozenset({"state", "child_pid", "job_id", "engine", "model", "gpu", "memory_plan"})
+_UPDATABLE = frozenset(
+    {"state", "child_pid", "job_id", "engine", "model", "gpu", "memory_plan", "serves"}
+)
+#: Engine names a job may give that let any engine take it (as ``claim`` reads them).
+_ANY_ENGINE = (None, "auto")
 #: Dead workers' rows are kept this long, so `i2v workers` can show what recently died.
 DEAD_WORKER_RETENTION_SECONDS = 24 * 3600.0
 
@@ -24,8 +28,8 @@ DEAD_WORKER_RETENTION_SECONDS = 24 * 3600.0
 class WorkerRegistry(StoreBase):
     """Register, update and list workers."""
 
-    def register_worker(self, worker: WorkerInfo) -> None:
-        """Add a worker (or replace the row of one with the same id)."""
+    def register_worker(self, worker: WorkerInfo, serves: Mapping[str, Any] | None = None) -> None:
+        """Add a worker (or replace the row of one with the same id) and what it claims."""
         now = self._clock()
         values = {
             "id": worker.id,
@@ -40,6 +44,7 @@ class WorkerRegistry(StoreBase):
             "heartbeat_at": now,
             "gpu": dict(worker.gpu) or None,
             "memory_plan": worker.memory_plan,
+            "serves": None if serves is None else dict(serves),
         }
         with self._write() as conn:
             conn.execute(schema.workers.delete().where(schema.workers.c.id == worker.id))
@@ -51,15 +56,20 @@ class WorkerRegistry(StoreBase):
             )
 
     def update_worker(self, worker_id: str, **fields: Any) -> None:
-        """Change some of a worker's fields (state, child_pid, job_id, engine, model, gpu, plan)."""
+        """Change some of a worker's fields (any of ``_UPDATABLE``).
+
+        ``serves`` is what the worker claims, as ``claim`` takes it: ``{"engines": [...] or
+        None, "models": [...] or None, "job_id": ... or None}``.
+        """
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise TypeError(f"cannot update worker fields {sorted(unknown)}")
         values: dict[str, Any] = dict(fields)
         if isinstance(values.get("state"), WorkerState):
             values["state"] = values["state"].value
-        if isinstance(values.get("gpu"), Mapping):
-            values["gpu"] = dict(values["gpu"])
+        for name in ("gpu", "serves"):
+            if isinstance(values.get(name), Mapping):
+                values[name] = dict(values[name])
         values["heartbeat_at"] = self._clock()
         with self._write() as conn:
             conn.execute(
@@ -95,3 +105,35 @@ class WorkerRegistry(StoreBase):
                     .where(schema.workers.c.heartbeat_at >= self._clock() - self.lease_seconds)
                 ).scalar_one()
             )
+
+    def serving_worker_count(self, engine: str | None, model: str | None) -> int:
+        """Live workers that would claim a queued job naming ``engine`` and ``model``."""
+        with self._read() as conn:
+            return self._count_serving(conn, engine, model)
+
+    def _count_serving(self, conn: sa.Connection, engine: str | None, model: str | None) -> int:
+        workers = schema.workers
+        query = sa.select(workers.c.serves).where(
+            workers.c.heartbeat_at >= self._clock() - self.lease_seconds
+        )
+        claims = [row.serves for row in conn.execute(query)]
+        return sum(1 for claim in claims if would_claim(claim, engine, model))
+
+
+def would_claim(serves: Mapping[str, Any] | None, engine: str | None, model: str | None) -> bool:
+    """True when a worker claiming ``serves`` takes a queued job naming ``engine`` and ``model``.
+
+    The same rules as ``claim``: a job naming no engine (or ``auto``) fits every engine,
+    one naming no model fits every model. A worker that has not said what it claims
+    (one from before the registry recorded it) is given the benefit of the doubt.
+    """
+    if serves is None:
+        return True
+    if serves.get("job_id") is not None:
+        # ``i2v generate``'s worker serves its own job only.
+        return False
+    engines = serves.get("engines")
+    if engines is not None and engine not in _ANY_ENGINE and engine not in engines:
+        return False
+    models = serves.get("models")
+    return models is None or model is None or model in models

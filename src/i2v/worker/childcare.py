@@ -20,6 +20,7 @@ from i2v.worker.core import WorkerCore, WorkerOptions
 from i2v.worker.deadlines import say_seconds
 from i2v.worker.events import Ready
 from i2v.worker.jobrun import ActiveJob
+from i2v.worker.routing import claim_filter
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,12 @@ class ChildCare(WorkerCore):
         now = time.monotonic()
         for job in self._active.values():
             job.start(now)
+        serves = claim_filter(self.settings, event, self.options.job_id)
         self._update(
             state=self._busy_or_idle(),
             engine=event.engine,
             model=event.model,
+            serves=serves.to_dict(),
             memory_plan=event.memory_plan,
         )
         try:

@@ -32,6 +32,7 @@ from i2v.worker.events import Ready
 from i2v.worker.heartbeat import PURGE_SECONDS, Heartbeat
 from i2v.worker.jobrun import ActiveJob
 from i2v.worker.workdir import make_workdir
+from i2v.worker.routing import claim_filter
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ class WorkerCore:
 
     def _register(self) -> None:
         info = WorkerInfo(id=self.id, host=self.host, pid=os.getpid(), state=WorkerState.STARTING)
-        self.store.register_worker(info)
+        serves = claim_filter(self.settings, None, self.options.job_id)
+        self.store.register_worker(info, serves.to_dict())
         self._heartbeat.start()
         log.info("worker %s: started (engine factory %s)", self.id, self.factory)
 

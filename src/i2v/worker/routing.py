@@ -8,7 +8,9 @@ same weights. The Ken Burns engine has no model and takes any job sent to it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from i2v.config import Settings
 from i2v.engine.presets import PRESETS
@@ -25,6 +27,10 @@ class ClaimFilter:
     models: list[str] | None = None
     #: The one job it serves (``i2v generate``), or None for the whole queue.
     job_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape the worker registry keeps, so front ends can tell who serves a job."""
+        return dataclasses.asdict(self)
 
 
 def model_names(model: str) -> list[str]:

@@ -17,6 +17,7 @@ const TEXTS = {
     loading_model: "Loading the model", preprocessing: "Preparing the photo",
     generating: "Generating frames", decoding: "Decoding frames", encoding: "Writing the video",
     eta: "About {t} left", wait: "Starts in about {t}", no_workers: "No worker is running right now.",
+    no_model_worker: "No running worker makes this model; the job starts when one does.",
     cancel_requested: "Stopping…", sending: "Sending…", offline: "Connection lost, retrying…",
     seconds: "{n} s", minutes: "{n} min",
   },
@@ -34,6 +35,7 @@ const TEXTS = {
     generating: "Создание кадров", decoding: "Декодирование кадров", encoding: "Запись видео",
     eta: "Осталось около {t}", wait: "Начнётся примерно через {t}",
     no_workers: "Сейчас не запущен ни один исполнитель.",
+    no_model_worker: "Ни один запущенный исполнитель не делает эту модель; задача начнётся, когда такой появится.",
     cancel_requested: "Останавливаем…", sending: "Отправка…",
     offline: "Связь потеряна, переподключаемся…", seconds: "{n} с", minutes: "{n} мин",
   },
@@ -101,7 +103,11 @@ function show(job) {
   $("status").dataset.status = status;
   $("progress").value = status === "succeeded" ? 1 : job.progress;
   let eta = "";
-  if (status === "queued" && job.queue) eta = job.queue.live_workers ? t("wait", { t: duration(job.queue.wait_seconds) }) : t("no_workers");
+  if (status === "queued" && job.queue) {
+    if (!job.queue.live_workers) eta = t("no_workers");
+    else if (job.queue.serving_workers === 0) eta = t("no_model_worker");
+    else eta = t("wait", { t: duration(job.queue.wait_seconds) });
+  }
   if (status === "running" && job.eta_seconds != null) eta = t("eta", { t: duration(job.eta_seconds) });
   $("eta").textContent = eta;
   $("cancel").hidden = !["queued", "running"].includes(status) || job.cancel_requested;

@@ -18,7 +18,9 @@ const TEXTS = {
     generating: "Generating frames", decoding: "Decoding frames", encoding: "Writing the video",
     eta: "About {t} left", wait: "Starts in about {t}", no_workers: "No worker is running right now.",
     cancel_requested: "Stopping…", sending: "Sending…", offline: "Connection lost, retrying…",
-    seconds: "{n} s", minutes: "{n} min",
+    seconds: "{n} s", minutes: "{n} min", starts_now: "Starts now",
+    retry: "Try again", network: "The server cannot be reached. Check the connection and try again.",
+    pick_again: "Choose the photo again, then press “Make a video”.",
   },
   ru: {
     tagline: "Превратите фото в короткое видео.",
@@ -36,11 +38,16 @@ const TEXTS = {
     no_workers: "Сейчас не запущен ни один исполнитель.",
     cancel_requested: "Останавливаем…", sending: "Отправка…",
     offline: "Связь потеряна, переподключаемся…", seconds: "{n} с", minutes: "{n} мин",
+    starts_now: "Начнётся сейчас", retry: "Попробовать ещё раз",
+    network: "Сервер недоступен. Проверьте соединение и попробуйте ещё раз.",
+    pick_again: "Выберите фото ещё раз и нажмите «Сделать видео».",
   },
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { lang: "en", token: localStorage.getItem("i2v.token") || "", jobId: null, job: null, stream: null };
+const state = { lang: "en", token: localStorage.getItem("i2v.token") || "", jobId: null, job: null, stream: null, lastForm: null };
+// Languages whose speakers get the Russian page (as the bot does).
+const RUSSIAN_READERS = ["ru", "be", "uk", "kk", "ky", "uz", "tg"];
 
 function t(key, vars) {
   let text = (TEXTS[state.lang] && TEXTS[state.lang][key]) || TEXTS.en[key] || key;
@@ -48,9 +55,10 @@ function t(key, vars) {
   return text;
 }
 
+// An estimate said as a person would: "45 s", "3 min"; never "0 s".
 function duration(seconds) {
-  const s = Math.max(1, Math.round(seconds));
-  return s < 120 ? t("seconds", { n: s }) : t("minutes", { n: Math.round(s / 60) });
+  const s = Math.max(5, Math.ceil(seconds / 5) * 5);
+  return s < 60 ? t("seconds", { n: s }) : t("minutes", { n: Math.round(s / 60) });
 }
 
 function setLanguage(lang) {
@@ -65,11 +73,19 @@ function setLanguage(lang) {
 function headers(extra) {
   const h = new Headers(extra || {});
   if (state.token) h.set("Authorization", `Bearer ${state.token}`);
+  // Problem details and job errors come back in the page's language.
+  h.set("Accept-Language", state.lang);
   return h;
 }
 
 async function api(path, options) {
-  const response = await fetch(path, { ...(options || {}), headers: headers((options || {}).headers) });
+  let response;
+  try {
+    response = await fetch(path, { ...(options || {}), headers: headers((options || {}).headers) });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new Error(t("network"));  // the browser's own words ("Failed to fetch") help no one
+  }
   if (response.status === 401) $("token-box").hidden = false;
   if (!response.ok) {
     let detail = response.statusText;
@@ -79,11 +95,11 @@ async function api(path, options) {
   return response;
 }
 
-// With a token the browser cannot put it on <video src>, so the file is fetched as a blob;
-// without one the plain URL lets the player stream and seek with Range requests.
+// The browser cannot put a token on <video src>, so with a token the page asks for a
+// short-lived signed link; either way the player streams and seeks with Range requests.
 async function mediaUrl(path) {
   if (!state.token) return path;
-  return URL.createObjectURL(await (await api(path)).blob());
+  return (await (await api(`${path}/link`)).json()).url;
 }
 
 // --- following a job -----------------------------------------------------------------
@@ -101,12 +117,17 @@ function show(job) {
   $("status").dataset.status = status;
   $("progress").value = status === "succeeded" ? 1 : job.progress;
   let eta = "";
-  if (status === "queued" && job.queue) eta = job.queue.live_workers ? t("wait", { t: duration(job.queue.wait_seconds) }) : t("no_workers");
+  if (status === "queued" && job.queue) {
+    if (!job.queue.live_workers) eta = t("no_workers");
+    else if (job.queue.wait_seconds < 5) eta = t("starts_now");
+    else eta = t("wait", { t: duration(job.queue.wait_seconds) });
+  }
   if (status === "running" && job.eta_seconds != null) eta = t("eta", { t: duration(job.eta_seconds) });
   $("eta").textContent = eta;
   $("cancel").hidden = !["queued", "running"].includes(status) || job.cancel_requested;
   $("job-error").hidden = !job.error;
   $("job-error").textContent = job.error ? job.error.message : "";
+  $("retry").hidden = status !== "failed";
   if (status === "succeeded") showVideo(job);
 }
 
@@ -117,7 +138,7 @@ async function showVideo(job) {
   video.src = await mediaUrl(job.links.video);
   video.hidden = false;
   const link = $("download");
-  link.href = state.token ? video.src : `${job.links.video}?download=1`;
+  link.href = `${video.src}${video.src.includes("?") ? "&" : "?"}download=1`;
   link.download = `i2v-${job.id}.mp4`;
   link.hidden = false;
   loadJobs();
@@ -208,7 +229,9 @@ async function submit(event) {
     const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
     const response = await api("/v1/jobs", { method: "POST", body: form, headers: { "Idempotency-Key": key } });
     const job = await response.json();
+    state.lastForm = form;
     show(job);
+    $("job").scrollIntoView({ behavior: "smooth", block: "start" });
     follow(job.id);
     loadJobs();
   } catch (error) {
@@ -217,6 +240,18 @@ async function submit(event) {
   } finally {
     $("submit").disabled = !$("photo").files.length;
   }
+}
+
+// "Try again" sends the same photo and options as a new job; a job opened from the list
+// has no photo on this page, so the form is brought up to choose it again.
+async function retry() {
+  if (!state.lastForm || !$("photo").files.length) {
+    $("job-form").scrollIntoView({ behavior: "smooth", block: "start" });
+    $("form-error").textContent = t("pick_again");
+    $("form-error").hidden = false;
+    return;
+  }
+  $("job-form").requestSubmit();
 }
 
 async function cancel() {
@@ -252,7 +287,9 @@ async function loadJobs() {
     img.alt = "";
     if (job.status === "succeeded") mediaUrl(job.links.thumbnail).then((url) => { img.src = url; }, () => {});
     const caption = document.createElement("div");
+    caption.className = "caption";
     caption.textContent = job.spec.prompt || job.spec.image_name;
+    caption.title = caption.textContent;
     const status = document.createElement("div");
     status.className = "state";
     status.textContent = t(job.status);
@@ -264,7 +301,8 @@ async function loadJobs() {
 
 function start() {
   const saved = localStorage.getItem("i2v.lang");
-  setLanguage(saved || (navigator.language || "en").slice(0, 2));
+  const base = (navigator.language || "en").slice(0, 2).toLowerCase();
+  setLanguage(saved || (RUSSIAN_READERS.includes(base) ? "ru" : "en"));
   for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => { setLanguage(b.dataset.lang); loadJobs(); });
   $("token").value = state.token;
   $("token-save").addEventListener("click", () => {
@@ -280,6 +318,7 @@ function start() {
   $("photo").addEventListener("change", () => choose($("photo").files[0]));
   $("job-form").addEventListener("submit", submit);
   $("cancel").addEventListener("click", cancel);
+  $("retry").addEventListener("click", retry);
   loadJobs();
 }
 

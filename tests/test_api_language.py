@@ -9,8 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from i2v import messages
 from i2v.api import create_app
 from i2v.api.links import LinkSigner
+from i2v.api.problems import ProblemCode
 from i2v.config import Settings
 from i2v.errors import ErrorCode
 from i2v.jobs import JobSpec
@@ -55,6 +57,11 @@ def _finished_job(store: JobStore) -> str:
     return job.id
 
 
+def test_every_problem_code_has_a_russian_title() -> None:
+    missing = [code.value for code in ProblemCode if not messages.has(f"problem.{code.value}")]
+    assert missing == []
+
+
 def test_problems_are_in_russian_when_the_caller_asks_for_russian(
     store: JobStore, settings: Settings
 ) -> None:
@@ -91,7 +98,7 @@ def test_a_failed_job_says_why_in_the_callers_language_and_never_shows_the_excep
     )
     assert english["message"].startswith("Something went wrong while making this video")
     for error in (russian, english):
-        assert error.get("detail") is None
+        assert "detail" not in error
         assert "ValueError" not in str(error)
 
 

@@ -226,6 +226,11 @@ def test_a_russian_phone_with_a_token_streams_the_video_and_a_failure_offers_to_
                 detail="ValueError: box offset can't be negative",
             )
             page.wait_for_selector("#retry:not([hidden])", timeout=15_000)
+            page.wait_for_function(
+                "[...document.querySelectorAll('#jobs .state')]"
+                ".some((e) => e.textContent === 'Не получилось')",
+                timeout=10_000,
+            )
             error_text = page.text_content("#job-error") or ""
             retry_text = page.text_content("#retry")
             phone_failed = ARTIFACTS / "web-phone-ru-failed.png"

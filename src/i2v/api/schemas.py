@@ -43,7 +43,10 @@ class ErrorOut(BaseModel):
         description="Why, in the caller's language (Accept-Language), ending with code and job id."
     )
     detail: str | None = Field(
-        default=None, description="Admins only: the exception and traceback behind the failure."
+        default=None,
+        # Left out of the answer, not sent as null, for everyone but admins.
+        exclude_if=lambda value: value is None,
+        description="Admins only: the exception and traceback behind the failure.",
     )
 
 

@@ -39,7 +39,7 @@ def format_duration(seconds: float) -> str:
 
 
 def format_estimate(seconds: float) -> str:
-    """An estimate, rounded as a person says it: "about 3 min" is written "3 min"."""
+    """An estimate in the current language, rounded as a person says it: "45 s", "3 мин"."""
     return formats.about(seconds, current_language())
 
 

@@ -174,6 +174,26 @@ SENTENCES: dict[str, dict[str, str]] = {
         "en": "Too many requests; wait a moment and try again.",
         "ru": "Слишком много запросов; подождите немного и попробуйте снова.",
     },
+    "problem.bad_request": {
+        "en": "The request could not be read.",
+        "ru": "Запрос не удалось прочитать.",
+    },
+    "problem.forbidden": {
+        "en": "This request is not allowed.",
+        "ru": "Этот запрос не разрешён.",
+    },
+    "problem.job_finished": {
+        "en": "The job has already finished.",
+        "ru": "Задача уже завершена.",
+    },
+    "problem.idempotency_key_reused": {
+        "en": "This Idempotency-Key was already used for another request.",
+        "ru": "Этот ключ идемпотентности уже использован для другого запроса.",
+    },
+    "problem.too_many_streams": {
+        "en": "Too many live event streams are open; close one and try again.",
+        "ru": "Открыто слишком много потоков событий; закройте один и попробуйте снова.",
+    },
     "problem.store_unavailable": {
         "en": "The job database cannot be reached; try again in a minute.",
         "ru": "База задач сейчас недоступна; попробуйте через минуту.",

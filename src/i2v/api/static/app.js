@@ -105,6 +105,7 @@ async function mediaUrl(path) {
 // --- following a job -----------------------------------------------------------------
 
 function show(job) {
+  const before = state.job && state.job.id === job.id ? state.job.status : null;
   state.job = job;
   $("job").hidden = false;
   $("job-id").textContent = job.id;
@@ -129,6 +130,7 @@ function show(job) {
   $("job-error").textContent = job.error ? job.error.message : "";
   $("retry").hidden = status !== "failed";
   if (status === "succeeded") showVideo(job);
+  else if (before && before !== status && ["failed", "canceled"].includes(status)) loadJobs();
 }
 
 async function showVideo(job) {
@@ -264,6 +266,12 @@ async function cancel() {
   }
 }
 
+// Read the shown job again, so its error sentence follows a change of language.
+async function refreshJob() {
+  if (!state.jobId) return;
+  try { show(await (await api(`/v1/jobs/${state.jobId}`)).json()); } catch (error) { /* next event */ }
+}
+
 // --- recent jobs -----------------------------------------------------------------------
 
 async function loadJobs() {
@@ -303,7 +311,7 @@ function start() {
   const saved = localStorage.getItem("i2v.lang");
   const base = (navigator.language || "en").slice(0, 2).toLowerCase();
   setLanguage(saved || (RUSSIAN_READERS.includes(base) ? "ru" : "en"));
-  for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => { setLanguage(b.dataset.lang); loadJobs(); });
+  for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => { setLanguage(b.dataset.lang); loadJobs(); refreshJob(); });
   $("token").value = state.token;
   $("token-save").addEventListener("click", () => {
     state.token = $("token").value.trim();

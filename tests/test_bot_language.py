@@ -154,6 +154,30 @@ def test_a_job_that_fails_on_the_worker_is_told_to_a_russian_user_in_russian(
     )
 
 
+def test_a_video_telegram_refuses_is_told_in_russian_without_telegrams_words(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    start_bot()
+    api.send_photo(BORIS, photo_bytes)
+    status_id = api.first_message_id(BORIS.id)
+    [job] = bot_store.list_jobs()
+    refusal = "Bad Request: wrong file identifier/HTTP URL specified"
+    api.fail_next("sendVideo", status=400, description=refusal)
+    api.fail_next("sendDocument", status=400, description=refusal)
+    lease = bot_store.claim("w1")
+    assert lease is not None
+    bot_store.succeed(job.id, lease.token, result={"width": 64, "height": 64}, video=b"mp4")
+    text = api.wait_for(
+        lambda: (t := api.text_of(BORIS.id, status_id)).startswith("❌") and t,
+        timeout=20,
+        what="the delivery failure in the status message",
+    )
+    assert text == (
+        f"❌ Видео готово, но Telegram не принял его. (код delivery_failed, задача {job.id})"
+    )
+    assert latin_phrases(text) == []
+
+
 def test_the_command_menu_is_set_in_english_and_in_russian(
     api: FakeBotApi, start_bot: Callable[..., BotThread]
 ) -> None:

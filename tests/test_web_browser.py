@@ -170,6 +170,8 @@ def test_a_russian_phone_with_a_token_streams_the_video_and_a_failure_offers_to_
     )
     long_name = tmp_path / ("a-very-long-holiday-photo-name-" * 5 + ".png")
     long_name.write_bytes((DATA / "coffee.png").read_bytes())
+    not_a_photo = tmp_path / "notes.png"
+    not_a_photo.write_bytes(b"these are my notes, not a photo")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with (
         live_server(
@@ -184,6 +186,11 @@ def test_a_russian_phone_with_a_token_streams_the_video_and_a_failure_offers_to_
             page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
             page.add_init_script(f"localStorage.setItem('i2v.token', '{TOKEN}')")
             page.goto(url + "/")
+            # A file that is not a photo: the server's refusal, in the page's language.
+            page.set_input_files("#photo", str(not_a_photo))
+            page.click("#submit")
+            page.wait_for_selector("#form-error:not([hidden])", timeout=10_000)
+            refusal = page.text_content("#form-error") or ""
             page.set_input_files("#photo", str(long_name))
             page.select_option("#resolution", "480p")
             page.fill("#duration", "2")
@@ -254,6 +261,8 @@ def test_a_russian_phone_with_a_token_streams_the_video_and_a_failure_offers_to_
     with capsys.disabled():
         print(f"\nscreenshots: {phone_done}, {phone_failed}, {desktop_shot}")
 
+    assert refusal.startswith("Этот файл не похож на изображение")
+    assert latin_phrases(refusal) == []
     assert "signature=" in src and "expires=" in src
     assert played > 0.2
     assert not overflow

@@ -27,6 +27,8 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 STATUS_LIMIT = 5
 #: Characters of a caption that name a job in /status and /queue.
 EXCERPT_CHARS = 30
+#: The names Telegram photos (and unnamed files) get: they tell a person nothing.
+UNNAMED = frozenset({"", "photo", "photo.jpg", "image"})
 
 
 def _status_word(job: Job) -> str:
@@ -89,11 +91,17 @@ async def on_status(message: Message, store: JobStore) -> None:
     await message.answer("\n".join(lines))
 
 
+def _file_name(job: Job) -> str:
+    name = job.spec.image_name
+    return "" if name in UNNAMED else name
+
+
 def job_name(job: Job) -> str:
-    """A job as its owner knows it: the time it was sent and the start of its caption."""
+    """A job as its owner knows it: when it was sent, and its caption (or file name) in short."""
     lang = current_language()
     when = formats.clock_time(job.created_at, lang) if job.created_at else "?"
-    prompt = " ".join(job.spec.prompt.split())
+    # Without a caption, a file's own name still says which photo it was.
+    prompt = " ".join(job.spec.prompt.split()) or _file_name(job)
     if not prompt:
         return when
     excerpt = prompt

@@ -62,7 +62,8 @@ def fail_job(store: JobStore, job: ActiveJob, event: JobFailed) -> None:
         message = messages.text(key if messages.has(key) else "job.internal", "en")
         detail = f"{event.message}\n\n{event.traceback}".strip()
     if event.code is ErrorCode.OUT_OF_MEMORY and "I2V_MEMORY_PLAN" not in message:
-        message = f"{message.rstrip('.')}. {OUT_OF_MEMORY_ADVICE}"
+        # The advice names settings, so it is for whoever runs the worker (CLI, logs).
+        message = f"The GPU ran out of memory. {OUT_OF_MEMORY_ADVICE}"
     log.warning("job %s: failed (%s): %s", job.id, event.code.value, event.message)
     if event.traceback:
         log.warning("job %s: traceback from the GPU process:\n%s", job.id, event.traceback)

@@ -26,6 +26,12 @@ class BotApiMethods:
         return True
 
     def _api_setMyCommands(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        commands = params["commands"]
+        if not isinstance(commands, list) or not all(
+            isinstance(c, dict) and c.get("command") and c.get("description") for c in commands
+        ):
+            return _error(400, "Bad Request: can't parse BotCommand")
+        self.commands[str(params.get("language_code") or "")] = commands  # type: ignore[attr-defined]
         return True
 
     def _api_sendChatAction(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:

@@ -61,6 +61,8 @@ class FakeBotApi(BotApiMethods):
         self._stopping = False
         #: What the bot registered with setWebhook (url, secret_token), None while it polls.
         self.webhook: dict[str, Any] | None = None
+        #: The command menus set with setMyCommands, by language code ("" for the default).
+        self.commands: dict[str, list[dict[str, Any]]] = {}
         self.url = ""
 
     # --- lifecycle ------------------------------------------------------------------
@@ -159,6 +161,20 @@ class FakeBotApi(BotApiMethods):
             command = text.split(maxsplit=1)[0]
             extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self._user_message(user, extra)
+
+    def send_sticker(self, user: FakeUser, emoji: str = "👍") -> int:
+        """The user sends a sticker."""
+        sticker = {
+            "file_id": f"sticker{next(self._file_ids)}",
+            "file_unique_id": "sticker",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
+        return self._user_message(user, {"sticker": sticker})
 
     def press(self, user: FakeUser, message_id: int, data: str) -> str:
         """The user presses an inline button with ``data`` under the bot's message."""

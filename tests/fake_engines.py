@@ -213,3 +213,13 @@ class OomEngine(SlowEngine):
 
     def during_step(self, done: int) -> None:
         raise EngineError(ErrorCode.OUT_OF_MEMORY, "CUDA out of memory: tried to allocate 2.00 GiB")
+
+
+class BuggyEngine(SlowEngine):
+    """Raises a library's kind of error at step 2, as a bug in an engine would."""
+
+    model = "buggy"
+
+    def during_step(self, done: int) -> None:
+        if done == 2:
+            raise ValueError("box offset can't be negative")

@@ -151,16 +151,16 @@ def test_a_file_that_is_not_a_photo_is_refused_with_invalid_input(client: TestCl
 @pytest.mark.parametrize(
     ("form", "words"),
     [
-        ({"duration": "30"}, "duration must be between 1 and 10"),
+        ({"duration": "30"}, "The video length must be between 1 and 10"),
         ({"duration": "soon"}, "duration"),
         ({"resolution": "4k"}, "resolution"),
-        ({"width": "640"}, "both --width and --height"),
-        ({"engine": "magic"}, "unknown engine"),
-        ({"fps": "500"}, "fps must be between"),
+        ({"width": "640"}, "Give both the width and the height"),
+        ({"engine": "magic"}, "Unknown engine"),
+        ({"fps": "500"}, "Frames per second must be between"),
         ({"priority": "99999"}, "priority"),
-        ({"prompt": "x" * 1001}, "the prompt is 1001 characters long"),
-        ({"prompt": "a\x00b"}, "the prompt contains control characters"),
-        ({"model": "ltx\x00"}, "the model contains control characters"),
+        ({"prompt": "x" * 1001}, "The prompt is 1,001 characters long"),
+        ({"prompt": "a\x00b"}, "The prompt contains control characters"),
+        ({"model": "ltx\x00"}, "The model contains control characters"),
     ],
 )
 def test_bad_options_are_refused_with_a_problem_naming_them(

@@ -49,6 +49,7 @@ OPERATIONS = [
     ("GET", "/v1/jobs/{job_id}/events"),
     ("GET", "/v1/jobs/{job_id}/video"),
     ("GET", "/v1/jobs/{job_id}/thumbnail"),
+    ("GET", "/v1/jobs/{job_id}/{kind}/link"),
     ("GET", "/v1/workers"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),

@@ -175,16 +175,35 @@ def test_status_and_queue_describe_the_users_jobs(
     api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
 ) -> None:
     start_bot()
-    api.send_photo(BORIS, photo_bytes)
+    api.send_photo(BORIS, photo_bytes, caption="Ракета медленно поднимается над морем на закате")
     api.first_message_id(BORIS.id)
     [job] = bot_store.list_jobs()
+    assert job.created_at is not None
+    sent_at = job.created_at.astimezone().strftime("%H:%M")
     api.send_text(BORIS, "/status")
     api.wait_for(lambda: len(api.messages(BORIS.id)) >= 2, timeout=10, what="/status")
-    assert f"{job.id}: в очереди" in str(api.messages(BORIS.id)[1].text)
+    status = str(api.messages(BORIS.id)[1].text)
+    # Named by when it was sent and what it asked for: a person knows neither id nor seq.
+    assert f"• {sent_at} «Ракета медленно поднимается…»: в очереди" in status
+    assert job.id not in status
     api.send_text(BORIS, "/queue")
     api.wait_for(lambda: len(api.messages(BORIS.id)) >= 3, timeout=10, what="/queue")
     text = str(api.messages(BORIS.id)[2].text)
-    assert "Ожидают: 1" in text and f"Ваше видео {job.id}: номер 1" in text
+    assert "Ожидают: 1" in text and f"Ваше видео {sent_at} «Ракета" in text and job.id not in text
+
+
+def test_status_names_a_job_without_a_caption_by_its_file_name(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    start_bot()
+    api.send_document(ALICE, photo_bytes, file_name="beach-at-dawn.png", mime_type="image/png")
+    api.first_message_id(ALICE.id)
+    [job] = bot_store.list_jobs()
+    assert job.created_at is not None
+    api.send_text(ALICE, "/status")
+    api.wait_for(lambda: len(api.messages(ALICE.id)) >= 2, timeout=10, what="/status")
+    sent_at = job.created_at.astimezone().strftime("%H:%M")
+    assert f"• {sent_at} “beach-at-dawn.png”: queued" in str(api.messages(ALICE.id)[1].text)
 
 
 def test_workers_and_gpu_are_for_admins_only(

@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from i2v.bot.locale import LOCALES_DIR, build_i18n, language_for
 from i2v.bot.pacing import Pacer
 from i2v.bot.status import format_duration, progress_bar, status_text
+from i2v.errors import ErrorCode
 from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, Stage
 
 BOT_SOURCES = Path(__file__).parent.parent / "src" / "i2v" / "bot"
@@ -77,12 +78,9 @@ def test_a_queued_job_shows_its_place_and_wait_in_both_languages() -> None:
             english = status_text(job, position)
         with i18n.use_locale("ru"):
             russian = status_text(job, position)
-    assert (
-        english == "⏳ In the queue: number 3.\nStarts in about 3 m 12 s, ready in about 4 m 12 s."
-    )
+    assert english == "⏳ In the queue: number 3.\nStarts in about 3 min, ready in about 4 min."
     assert russian == (
-        "⏳ В очереди: номер 3.\n"
-        "Начнётся примерно через 3 мин 12 с, будет готово примерно через 4 мин 12 с."
+        "⏳ В очереди: номер 3.\nНачнётся примерно через 3 мин, будет готово примерно через 4 мин."
     )
 
 
@@ -108,12 +106,16 @@ def test_a_running_job_shows_stage_bar_percent_eta_and_once_late_says_so() -> No
 def test_finished_jobs_end_as_done_in_failed_or_canceled() -> None:
     i18n = build_i18n()
     done = _job(status=JobStatus.SUCCEEDED, started_at=T0, finished_at=T0 + timedelta(seconds=192))
-    failed = _job(status=JobStatus.FAILED, error_message="the photo is too dark")
+    failed = _job(status=JobStatus.FAILED, error_code=ErrorCode.STALLED, attempts=3)
     with i18n.context(), i18n.use_locale("en"):
-        assert status_text(done) == "✅ Done in 3 m 12 s."
-        assert status_text(failed) == "❌ Failed: the photo is too dark"
+        assert status_text(done) == "✅ Done in 3 min 12 s."
+        assert status_text(failed) == (
+            "❌ Making the video stopped moving and did not recover after 3 tries. "
+            "(code stalled, job abc)"
+        )
         assert status_text(_job(status=JobStatus.CANCELED)) == "🚫 Canceled."
-        assert format_duration(3700) == "1 h 1 m"
+        assert format_duration(3700) == "1 h 1 min"
+        assert format_duration(120) == "2 min"
     assert progress_bar(1.0) == "▓▓▓▓▓▓▓▓▓▓ 100%"
 
 

@@ -121,14 +121,15 @@ def test_a_failed_job_in_json_carries_the_error(data_dir: Path, monkeypatch, cap
     data = json.loads(out)
     assert data["status"] == "failed" and data["output"] is None
     assert data["error"]["code"] == "model_load_failed"
-    assert "no weights in /models/x" in data["error"]["message"]
+    assert data["error"]["message"] == "The video model could not be loaded; it was reported."
+    assert "no weights in /models/x" in data["error"]["detail"]
 
 
 @pytest.mark.parametrize(
     ("args", "words"),
     [
         (["missing.jpg"], "no such file"),
-        ([str(PHOTO), "--width", "100"], "give both --width and --height"),
+        ([str(PHOTO), "--width", "100"], "Give both the width and the height"),
         ([str(PHOTO), "--engine", "magic"], "unknown engine"),
         ([str(PHOTO), "--resolution", "4k"], "4k"),
         ([str(Path(__file__))], "test_cli_generate.py"),

@@ -13,6 +13,7 @@ import pytest
 import fake_engines
 from conftest import DATA
 from i2v.cli.app import main
+from i2v.errors import ErrorCode
 from i2v.jobs import JobStatus
 from i2v.store import open_store, open_store_url
 from worker_harness import FAST, fast_settings, wait_for, worker_thread
@@ -74,6 +75,34 @@ def test_job_shows_status_stage_progress_eta_and_output(
     assert shown["spec"]["duration_seconds"] == 3.0
     assert isinstance(shown["spec"]["seed"], int)
     assert shown["output"] is None
+
+
+def test_a_failed_job_shows_its_plain_sentence_and_to_the_local_admin_the_exception(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run(capsys, "submit", str(DATA / "coffee.png"), "--json")
+    job_id = json.loads(out)["id"]
+    store = open_store_url(f"sqlite:///{(env / 'i2v.db').as_posix()}")
+    lease = store.claim("w")
+    assert lease is not None
+    store.fail(
+        job_id,
+        lease.token,
+        ErrorCode.INTERNAL,
+        "Something went wrong while making this video; it was reported.",
+        detail="ValueError: box offset can't be negative\nTraceback (most recent call last): ...",
+    )
+    store.close()
+    code, out, _ = run(capsys, "job", job_id)
+    assert code == 0
+    assert (
+        "  error (internal): Something went wrong while making this video; it was reported.\n"
+        "  detail (for admins):\n"
+        "    ValueError: box offset can't be negative\n"
+        "    Traceback (most recent call last): ..."
+    ) in out
+    _, out, _ = run(capsys, "job", job_id, "--json")
+    assert json.loads(out)["error"]["detail"].startswith("ValueError: box offset")
 
 
 def test_cancel_then_jobs_lists_the_job_as_canceled(

@@ -146,7 +146,7 @@ def test_webp_photo_is_read() -> None:
 
 
 def test_one_pixel_image_is_refused_with_its_size() -> None:
-    with pytest.raises(InputError, match="1x1"):
+    with pytest.raises(InputError, match="1×1"):
         load_photo(encode(Image.new("RGB", (1, 1)), "PNG"))
 
 
@@ -171,7 +171,7 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
 
 def test_photo_over_the_configured_pixel_limit_is_refused() -> None:
     data = encode(Image.new("RGB", (300, 300)), "PNG")
-    with pytest.raises(InputError, match="megapixels"):
+    with pytest.raises(InputError, match=r"the limit is 0\.05 MP"):
         load_photo(data, VideoConfig(max_image_pixels=50_000))
 
 

@@ -151,3 +151,141 @@ def watch_progress(page: object, timeout: float, store: JobStore) -> list[float]
     raise AssertionError(
         f"the page never showed the job finishing; progress seen: {values}; the store: {jobs}"
     )
+
+
+TOKEN = "a-token-long-enough-for-any-rule-0123456789"
+
+
+def test_a_russian_phone_with_a_token_streams_the_video_and_a_failure_offers_to_try_again(
+    store: JobStore, settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    from i2v.errors import ErrorCode
+    from test_messages import latin_phrases
+
+    worker_settings = fast_settings(
+        tmp_path / "worker", factory="i2v.engine.factory:build_engine", engine="kenburns"
+    )
+    long_name = tmp_path / ("a-very-long-holiday-photo-name-" * 5 + ".png")
+    long_name.write_bytes((DATA / "coffee.png").read_bytes())
+    not_a_photo = tmp_path / "notes.png"
+    not_a_photo.write_bytes(b"these are my notes, not a photo")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (
+        live_server(
+            create_app(store, Settings(data_dir=settings.data_dir, api_token=TOKEN))
+        ) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
+            page.add_init_script(f"localStorage.setItem('i2v.token', '{TOKEN}')")
+            page.goto(url + "/")
+            # A file that is not a photo: the server's refusal, in the page's language.
+            page.set_input_files("#photo", str(not_a_photo))
+            page.click("#submit")
+            page.wait_for_selector("#form-error:not([hidden])", timeout=10_000)
+            refusal = page.text_content("#form-error") or ""
+            page.set_input_files("#photo", str(long_name))
+            page.select_option("#resolution", "480p")
+            page.fill("#duration", "2")
+            with worker_thread(store, worker_settings, max_jobs=1):
+                page.click("#submit")
+                page.wait_for_function(
+                    "document.getElementById('job').getBoundingClientRect().top < innerHeight / 2",
+                    timeout=10_000,
+                )
+                page.wait_for_selector("#video:not([hidden])", timeout=60_000)
+            src = page.get_attribute("#video", "src") or ""
+            played = page.evaluate(
+                """async () => {
+                    const v = document.getElementById('video');
+                    v.muted = true;
+                    await v.play();
+                    await new Promise(r => setTimeout(r, 700));
+                    return v.currentTime;
+                }"""
+            )
+            page.wait_for_selector("#jobs img.thumb[src]", timeout=10_000)
+            overflow = page.evaluate(
+                """() => [...document.querySelectorAll('#jobs li, #drop span')].some(
+                    (el) => el.getBoundingClientRect().right > document.documentElement.clientWidth
+                )"""
+            )
+            phone_done = ARTIFACTS / "web-phone-ru-done.png"
+            page.screenshot(path=str(phone_done), full_page=True)
+
+            # The next job fails inside the worker; the page says so in Russian.
+            page.click("#submit")
+            queued = wait_until(lambda: _queued(store), timeout=15)
+            lease = store.claim("test-worker")
+            assert lease is not None and lease.job.id == queued
+            store.fail(
+                queued,
+                lease.token,
+                ErrorCode.INTERNAL,
+                "Something went wrong while making this video; it was reported.",
+                detail="ValueError: box offset can't be negative",
+            )
+            page.wait_for_selector("#retry:not([hidden])", timeout=15_000)
+            page.wait_for_function(
+                "[...document.querySelectorAll('#jobs .state')]"
+                ".some((e) => e.textContent === 'Не получилось')",
+                timeout=10_000,
+            )
+            error_text = page.text_content("#job-error") or ""
+            retry_text = page.text_content("#retry")
+            phone_failed = ARTIFACTS / "web-phone-ru-failed.png"
+            page.screenshot(path=str(phone_failed), full_page=True)
+            page.click("#retry")
+            wait_until(lambda: len(store.list_jobs()) == 3 or None, timeout=15)
+
+            desktop = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+            desktop.add_init_script(f"localStorage.setItem('i2v.token', '{TOKEN}')")
+            desktop.goto(url + "/")
+            desktop.wait_for_selector("#jobs img.thumb[src]", timeout=10_000)
+            desktop.evaluate("document.getElementById('token-box').hidden = false")
+            save, row = desktop.evaluate(
+                """() => [document.getElementById('token-save').getBoundingClientRect().width,
+                          document.querySelector('#token-box .row').getBoundingClientRect().width]"""
+            )
+            desktop_shot = ARTIFACTS / "web-desktop-en.png"
+            desktop.screenshot(path=str(desktop_shot), full_page=True)
+        finally:
+            browser.close()
+    with capsys.disabled():
+        print(f"\nscreenshots: {phone_done}, {phone_failed}, {desktop_shot}")
+
+    assert refusal.startswith("Этот файл не похож на изображение")
+    assert latin_phrases(refusal) == []
+    assert "signature=" in src and "expires=" in src
+    assert played > 0.2
+    assert not overflow
+    assert error_text == (
+        "Что-то пошло не так при создании этого видео; об этом уже сообщено. "
+        f"(код internal, задача {queued})"
+    )
+    assert latin_phrases(error_text) == []
+    assert retry_text == "Попробовать ещё раз"
+    assert save < row / 4
+
+
+def _queued(store: JobStore) -> str | None:
+    queued = [job.id for job in store.list_jobs() if job.status is JobStatus.QUEUED]
+    return queued[0] if queued else None
+
+
+def wait_until(check: object, timeout: float) -> object:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()  # type: ignore[operator]
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("the condition never held")

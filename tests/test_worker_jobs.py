@@ -133,7 +133,9 @@ def test_a_model_that_fails_to_load_fails_the_job_and_the_worker_serves_the_next
     with worker_thread(store, settings):
         failed = wait_for(status_is(store, first, "failed", "succeeded"), 30, "the first job")
         assert failed.error_code is ErrorCode.MODEL_LOAD_FAILED
-        assert "weights not found in /models/ltx" in (failed.error_message or "")
+        # The loader's words are for admins; users read the catalogue's sentence.
+        assert "weights not found in /models/ltx" in (failed.error_detail or "")
+        assert failed.error_message == "The video model could not be loaded; it was reported."
         (data_dir / "setup_fails").unlink()
         [second] = submit(store)
         done = wait_for(status_is(store, second, "failed", "succeeded"), 30, "the second job")
@@ -152,6 +154,23 @@ def test_running_out_of_gpu_memory_fails_the_job_with_advice(data_dir: Path, ope
     assert "lower resolution" in (job.error_message or "")
     assert "I2V_MEMORY_PLAN" in (job.error_message or "")
     assert worker.loads == 1
+
+
+def test_an_unexpected_error_reaches_users_as_a_plain_sentence_and_admins_as_a_traceback(
+    data_dir: Path, open_sqlite
+) -> None:
+    settings = fast_settings(data_dir, "fake_engines:BuggyEngine")
+    fake_engines.configure(data_dir)
+    store = open_sqlite(settings)
+    [job_id] = submit(store)
+    with worker_thread(store, settings, max_jobs=1):
+        job = wait_for(status_is(store, job_id, "failed", "succeeded"), 30, "the job")
+    assert job.error_code is ErrorCode.INTERNAL
+    assert job.error_message == "Something went wrong while making this video; it was reported."
+    assert job.error_detail is not None
+    assert job.error_detail.startswith("ValueError: box offset can't be negative")
+    assert "Traceback (most recent call last)" in job.error_detail
+    assert "ValueError" not in str(job.to_dict())
 
 
 def test_cancel_while_generating_stops_within_one_step(data_dir: Path, open_sqlite) -> None:

@@ -22,6 +22,8 @@ end, so a user, a script and a metrics dashboard all see the same word.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import Any
 
 
 class ErrorCode(str, enum.Enum):
@@ -56,7 +58,18 @@ class ConfigError(I2VError):
 
 
 class InputError(I2VError):
-    """A photo or an option given by the user cannot be used."""
+    """A photo or an option given by the user cannot be used.
+
+    ``code`` names the sentence in :mod:`i2v.messages` that says it in the user's
+    language, filled in from ``params``; the message itself is the English one.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "", params: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, Any] = dict(params or {})
 
 
 class StoreError(I2VError):

@@ -8,13 +8,16 @@ so a bad upload is refused at once with a clear reason instead of failing a job.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
 from i2v.config import VideoConfig
-from i2v.errors import InputError
+from i2v.messages import refusal
+
+log = logging.getLogger(__name__)
 
 #: Formats Pillow decodes that make sense as a photo.
 ACCEPTED_FORMATS = frozenset(
@@ -52,33 +55,36 @@ class PhotoInfo:
 
 
 def check_photo(data: bytes, video: VideoConfig) -> PhotoInfo:
-    """Return the photo's size and format, or raise InputError saying why it cannot be used."""
+    """Return the photo's size and format, or raise InputError saying why it cannot be used.
+
+    Each refusal carries a catalogue code (:mod:`i2v.messages`), so every front end
+    can say it in its reader's language; none repeats Pillow's own words.
+    """
     if not data:
-        raise InputError("the file is empty (0 bytes)")
+        raise refusal("empty_file")
     if len(data) > video.max_image_bytes:
-        raise InputError(
-            f"the photo is {len(data) / 1e6:.1f} MB; the limit is {video.max_image_bytes / 1e6:.1f} MB"
-        )
+        raise refusal("file_too_large", size=len(data), limit=video.max_image_bytes)
     try:
         with warnings.catch_warnings():
             # Pillow warns before it refuses; our own pixel limit below gives the message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
-        raise InputError(_too_many_pixels_message(None, video)) from None
+        raise refusal("too_many_pixels", limit=video.max_image_pixels) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise InputError("this file is not an image i2v can read (try a JPEG or PNG)") from None
+        raise refusal("not_an_image") from None
     with image:
         fmt = image.format or "unknown"
         if fmt not in ACCEPTED_FORMATS:
-            raise InputError(f"{fmt} images are not supported; send a JPEG, PNG or WebP")
+            raise refusal("format_not_supported", format=fmt)
         width, height = image.size
         if width * height > video.max_image_pixels:
-            raise InputError(_too_many_pixels_message((width, height), video))
+            raise refusal(
+                "too_many_pixels_sized", width=width, height=height, limit=video.max_image_pixels
+            )
         if min(width, height) < video.min_image_side:
-            raise InputError(
-                f"the photo is {width}x{height}; each side must be at least "
-                f"{video.min_image_side} pixels"
+            raise refusal(
+                "photo_too_small", width=width, height=height, min_side=video.min_image_side
             )
         try:
             if fmt == "JPEG":
@@ -86,12 +92,7 @@ def check_photo(data: bytes, video: VideoConfig) -> PhotoInfo:
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             image.load()
         except (OSError, ValueError, SyntaxError) as exc:
-            raise InputError(f"the image file is damaged or incomplete ({exc})") from None
+            # Pillow's words ("image file is truncated (3 bytes not processed)") are for the log.
+            log.info("photo refused as damaged: %s", exc)
+            raise refusal("photo_damaged") from None
     return PhotoInfo(width=width, height=height, format=fmt, bytes=len(data))
-
-
-def _too_many_pixels_message(size: tuple[int, int] | None, video: VideoConfig) -> str:
-    shown = f"{size[0]}x{size[1]} " if size else ""
-    return (
-        f"the photo {shown}is too large; the limit is {video.max_image_pixels / 1e6:.0f} megapixels"
-    )

@@ -191,6 +191,8 @@ class Job:
     attempts: int = 0
     error_code: ErrorCode | None = None
     error_message: str | None = None
+    #: For admins only: the exception and traceback behind a failure (never shown to users).
+    error_detail: str | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -214,9 +216,12 @@ class Job:
         end = self.finished_at or self.updated_at
         return None if end is None else max(0.0, (end - self.started_at).total_seconds())
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the stable JSON shape used by ``--json`` and the API."""
-        return {
+    def to_dict(self, *, admin: bool = False) -> dict[str, Any]:
+        """Return the stable JSON shape used by ``--json`` and the API.
+
+        ``admin`` adds ``error.detail`` (exception and traceback) to a failed job.
+        """
+        data: dict[str, Any] = {
             "id": self.id,
             "status": self.status.value,
             "stage": self.stage.value if self.stage else None,
@@ -237,6 +242,9 @@ class Job:
             "delivered": self.delivered,
             "spec": {k: v for k, v in self.spec.to_dict().items() if k != "notify"},
         }
+        if admin and data["error"] is not None:
+            data["error"]["detail"] = self.error_detail
+        return data
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from i2v.api.events import build_events_router
 from i2v.api.feed import ChangeFeed
 from i2v.api.health import build_health_router
 from i2v.api.jobs import build_jobs_router
+from i2v.api.language import LanguageMiddleware
+from i2v.api.links import LinkSigner
 from i2v.api.media import build_media_router
 from i2v.api.metrics import build_registry
 from i2v.api.offload import Offload
@@ -64,7 +66,7 @@ def create_app(store: JobStore, settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(build_jobs_router(store, video, guard, offload))
     app.include_router(build_events_router(store, feed, guard, offload))
-    app.include_router(build_media_router(store, guard))
+    app.include_router(build_media_router(store, guard, LinkSigner()))
     app.include_router(build_health_router(store, guard))
     app.include_router(build_web_router())
     registry = build_registry(store)
@@ -87,6 +89,8 @@ def create_app(store: JobStore, settings: Settings) -> FastAPI:
 
     install_cors(app, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # Outermost, so even a refusal by the body limit speaks the caller's language.
+    app.add_middleware(LanguageMiddleware)
     app.state.store = store
     app.state.feed = feed
     return app

@@ -13,9 +13,9 @@ from i2v.api.problems import ProblemCode, ProblemError, problem_responses
 from i2v.api.schemas import JobDetailOut, JobListOut, JobOut, QueueOut
 from i2v.api.security import Guard
 from i2v.config import VideoConfig
-from i2v.errors import InputError
 from i2v.intake import check_photo
 from i2v.jobs import MAX_PRIORITY, JobSpec, JobStatus, Resolution
+from i2v.messages import refusal
 from i2v.store import JobStore
 
 #: Job ids are short lowercase words; anything else cannot name a job, so it never reaches SQL.
@@ -29,7 +29,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def _plain(name: str, value: str | None) -> str | None:
     # PostgreSQL text cannot hold NUL, and no prompt needs control characters.
     if value is not None and CONTROL_CHARACTERS.search(value):
-        raise InputError(f"{name} contains control characters")
+        raise refusal("control_characters", field=name)
     return value
 
 
@@ -95,10 +95,10 @@ def build_jobs_router(
     ) -> dict[str, Any]:
         """Queue a photo for a worker; answers 202 with the job and its queue position."""
         # The options first: they cost nothing to check, the photo a full decode.
-        _plain("the prompt", prompt)
-        _plain("the model", model)
+        _plain("prompt", prompt)
+        _plain("model", model)
         if engine is not None and engine not in ENGINES:
-            raise InputError(f"unknown engine {engine!r}; choose auto, kenburns or diffusers")
+            raise refusal("unknown_engine", engine=repr(engine[:40]))
         data = await photo.read()
         info = await offload.image(check_photo, data, video)
         spec = video.complete(

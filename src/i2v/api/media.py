@@ -6,12 +6,15 @@ Bytes come from the store in chunks; no part of a request ever names a file on d
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from i2v.api.jobs import checked_job_id
+from i2v.api.links import LinkSigner
 from i2v.api.problems import ProblemCode, ProblemError, problem_responses
 from i2v.api.security import Guard
 from i2v.errors import MediaNotFound
@@ -19,6 +22,13 @@ from i2v.jobs import JobStatus
 from i2v.store import THUMBNAIL, VIDEO, JobStore, MediaInfo
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+class MediaLinkOut(BaseModel):
+    """A signed link to a job's media."""
+
+    url: str
+    expires_at: int
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -68,14 +78,44 @@ def _media_info(store: JobStore, job_id: str, kind: str) -> MediaInfo:
         raise ProblemError(404, ProblemCode.MEDIA_NOT_FOUND, detail) from None
 
 
-def build_media_router(store: JobStore, guard: Guard) -> APIRouter:
-    """Routes that serve a job's video and thumbnail."""
-    router = APIRouter(prefix="/v1/jobs", tags=["results"], dependencies=[Depends(guard)])
+def build_media_router(store: JobStore, guard: Guard, signer: LinkSigner) -> APIRouter:
+    """Routes that serve a job's video and thumbnail, to a token or a signed link."""
+    router = APIRouter(prefix="/v1/jobs", tags=["results"])
+
+    def access(kind: str) -> Callable[..., Awaitable[None]]:
+        async def check(
+            request: Request,
+            job_id: str,
+            expires: Annotated[
+                int | None, Query(description="Signed link: when it stops working.")
+            ] = None,
+            signature: Annotated[
+                str | None, Query(max_length=128, description="Signed link: its signature.")
+            ] = None,
+        ) -> None:
+            if not signer.is_valid(job_id, kind, expires, signature):
+                await guard(request)
+
+        return check
+
+    @router.get(
+        "/{job_id}/{kind}/link",
+        response_model=MediaLinkOut,
+        summary="Get a short-lived link to the video or thumbnail",
+        dependencies=[Depends(guard)],
+        responses=problem_responses(401, 404, 429, 503),
+    )
+    def get_link(job_id: str, kind: Literal["video", "thumbnail"]) -> dict[str, Any]:
+        """A URL that works without the token for an hour, so ``<video src>`` can stream it."""
+        _media_info(store, checked_job_id(job_id), kind)
+        url, expires = signer.link(job_id, kind)
+        return {"url": url, "expires_at": expires}
 
     @router.get(
         "/{job_id}/video",
         summary="Download the video",
         response_class=StreamingResponse,
+        dependencies=[Depends(access(VIDEO))],
         responses={
             200: {"description": "The MP4.", "content": {"video/mp4": {}}},
             206: {"description": "Part of the MP4 (Range request).", "content": {"video/mp4": {}}},
@@ -114,6 +154,7 @@ def build_media_router(store: JobStore, guard: Guard) -> APIRouter:
         "/{job_id}/thumbnail",
         summary="Get the thumbnail",
         response_class=Response,
+        dependencies=[Depends(access(THUMBNAIL))],
         responses={
             200: {"description": "A JPEG still of the video.", "content": {"image/jpeg": {}}},
             **problem_responses(401, 404, 429, 503),

@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from i2v import messages
+from i2v.api import language
 from i2v.errors import (
     ErrorCode,
     I2VError,
@@ -112,19 +114,32 @@ def problem_response(
     *,
     headers: Mapping[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    localized_detail: str | None = None,
 ) -> JSONResponse:
-    """Build a problem+json response."""
+    """Build a problem+json response in the request's language.
+
+    ``detail`` is the English one; in another language the title and detail come
+    from the message catalogue: ``localized_detail`` when the caller has one, else
+    the catalogue's general sentence for the code.
+    """
+    lang = language.current()
+    title = TITLES[code]
+    if lang != messages.DEFAULT_LANGUAGE and messages.has(f"problem.{code.value}"):
+        general = messages.text(f"problem.{code.value}", lang)
+        title = general.rstrip(".")
+        detail = localized_detail or general
     body: dict[str, Any] = {
         "type": f"https://i2v.invalid/problems/{code.value}",
-        "title": TITLES[code],
+        "title": title,
         "status": status,
         "detail": detail,
         "code": code.value,
     }
     if errors is not None:
         body["errors"] = errors
+    extra = {"Content-Language": lang, "Vary": "Accept-Language"}
     return JSONResponse(
-        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
+        body, status_code=status, headers={**extra, **(headers or {})}, media_type=PROBLEM_JSON
     )
 
 
@@ -164,7 +179,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         detail, errors = _validation_errors(exc)
-        return problem_response(422, ProblemCode.INVALID_INPUT, detail, errors=errors)
+        fields = ", ".join(str(e["field"]) for e in errors if e["field"])
+        localized = messages.text("problem.invalid_fields", language.current(), fields=fields)
+        return problem_response(
+            422,
+            ProblemCode.INVALID_INPUT,
+            detail,
+            errors=errors,
+            localized_detail=localized if fields else None,
+        )
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -188,7 +211,12 @@ def i2v_error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, MediaNotFound):
         return problem_response(404, ProblemCode.MEDIA_NOT_FOUND, str(exc))
     if isinstance(exc, InputError):
-        return problem_response(422, ProblemCode.INVALID_INPUT, str(exc))
+        return problem_response(
+            422,
+            ProblemCode.INVALID_INPUT,
+            messages.explain(exc, messages.DEFAULT_LANGUAGE),
+            localized_detail=messages.explain(exc, language.current()),
+        )
     if isinstance(exc, StoreError):
         # The message names the database and the likely fix; it never holds a password.
         log.warning("store unavailable: %s", exc)

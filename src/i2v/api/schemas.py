@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from i2v import messages
+from i2v.api import language
 from i2v.jobs import (
     Job,
     JobSpec,
@@ -46,7 +48,15 @@ class ErrorOut(BaseModel):
     """Why a job failed."""
 
     code: str = Field(examples=["out_of_memory"])
-    message: str | None
+    message: str | None = Field(
+        description="Why, in the caller's language (Accept-Language), ending with code and job id."
+    )
+    detail: str | None = Field(
+        default=None,
+        # Left out of the answer, not sent as null, for everyone but admins.
+        exclude_if=lambda value: value is None,
+        description="Admins only: the exception and traceback behind the failure.",
+    )
 
 
 class QueueOut(BaseModel):
@@ -121,9 +131,14 @@ class JobOut(BaseModel):
     links: LinksOut
 
     @classmethod
-    def of(cls, job: Job) -> dict[str, Any]:
-        """The job's stable JSON shape plus links (a plain dict: FastAPI validates it once)."""
-        data = job.to_dict()
+    def of(cls, job: Job, *, admin: bool = False) -> dict[str, Any]:
+        """The job's stable JSON shape plus links (a plain dict: FastAPI validates it once).
+
+        A failure is told in the request's language; only ``admin`` sees its detail.
+        """
+        data = job.to_dict(admin=admin)
+        if data["error"] is not None:
+            data["error"]["message"] = messages.job_failure_of(job, language.current())
         base = f"/v1/jobs/{job.id}"
         data["links"] = {
             "self": base,

@@ -1,4 +1,4 @@
-"""The web page: three files shipped inside the package, read once into memory.
+"""The web page: a few files shipped inside the package, read once into memory.
 
 Routes name each file explicitly, so no part of a request path is ever joined
 to a folder on disk.
@@ -16,6 +16,9 @@ FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/static/favicon.svg": ("favicon.svg", "image/svg+xml"),
+    # Browsers ask for this path whatever the page says; an SVG served here works too.
+    "/favicon.ico": ("favicon.svg", "image/svg+xml"),
 }
 #: The page may only load its own scripts and media, and never be framed by another site.
 SECURITY_HEADERS = {

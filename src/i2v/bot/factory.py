@@ -15,14 +15,16 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
 from i2v.bot.access import AllowlistMiddleware
 from i2v.bot.intake import PendingIntake
-from i2v.bot.locale import LocaleMiddleware, build_i18n
+from i2v.bot.locale import DEFAULT_LANGUAGE, LocaleMiddleware, build_i18n
 from i2v.bot.notifier import Notifier
 from i2v.bot.options import BotOptions
 from i2v.bot.pacing import Pacer, PacingMiddleware
-from i2v.bot.routers import admin, jobs, photos, preferences, start
+from i2v.bot.routers import admin, hints, jobs, photos, preferences, start
 from i2v.config import Settings, VideoConfig
 from i2v.errors import ConfigError
 from i2v.store import JobStore
@@ -91,6 +93,7 @@ def build_dispatcher(
         jobs.build_router(),
         admin.build_router(),
         photos.build_router(),
+        hints.build_router(),
     )
     tasks: list[asyncio.Task[None]] = []
     notifiers: list[Notifier] = []
@@ -101,8 +104,10 @@ def build_dispatcher(
         notifiers.append(notifier)
         tasks.append(asyncio.create_task(notifier.run(), name="i2v-notifier"))
         with contextlib.suppress(Exception):
-            # A menu is a nicety; a bot that cannot set it still works.
-            await bot.set_my_commands(menu_commands())
+            # A menu is a nicety; a bot that cannot set it still works. English is the
+            # default for every client; Russian for clients set to Russian.
+            await bot.set_my_commands(menu_commands(i18n, DEFAULT_LANGUAGE))
+            await bot.set_my_commands(menu_commands(i18n, "ru"), language_code="ru")
 
     async def on_shutdown() -> None:
         for notifier in notifiers:
@@ -116,15 +121,16 @@ def build_dispatcher(
     return dispatcher
 
 
-def menu_commands() -> list[BotCommand]:
-    """The commands shown in Telegram's menu."""
-    return [
-        BotCommand(command="start", description="What this bot does"),
-        BotCommand(command="settings", description="Resolution, length, language"),
-        BotCommand(command="status", description="Your videos"),
-        BotCommand(command="cancel", description="Stop your latest video"),
-        BotCommand(command="queue", description="How busy the queue is"),
-    ]
+def menu_commands(i18n: I18n, language: str) -> list[BotCommand]:
+    """The commands shown in Telegram's menu, described in ``language``."""
+    with i18n.context(), i18n.use_locale(language):
+        return [
+            BotCommand(command="start", description=_("What this bot does")),
+            BotCommand(command="settings", description=_("Resolution, length, language")),
+            BotCommand(command="status", description=_("Your videos")),
+            BotCommand(command="cancel", description=_("Stop your latest video")),
+            BotCommand(command="queue", description=_("How busy the queue is")),
+        ]
 
 
 @contextlib.asynccontextmanager

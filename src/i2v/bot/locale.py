@@ -14,6 +14,7 @@ from typing import Any
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
+from i2v import messages
 from i2v.store import JobStore
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -21,8 +22,6 @@ DOMAIN = "i2v"
 DEFAULT_LANGUAGE = "en"
 #: Language codes shown in /settings, in that order.
 LANGUAGES = ("en", "ru")
-#: Telegram language codes answered in Russian.
-_RUSSIAN_READERS = frozenset({"ru", "be", "uk", "kk", "ky", "uz", "tg"})
 
 
 def build_i18n() -> I18n:
@@ -34,8 +33,7 @@ def language_for(language_code: str | None, saved: str | None = None) -> str:
     """The language to answer in: the saved choice, else one derived from Telegram's code."""
     if saved in LANGUAGES:
         return str(saved)
-    base = (language_code or "").split("-")[0].lower()
-    return "ru" if base in _RUSSIAN_READERS else DEFAULT_LANGUAGE
+    return messages.language(language_code)
 
 
 class LocaleMiddleware(I18nMiddleware):

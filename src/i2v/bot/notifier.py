@@ -146,11 +146,10 @@ class Notifier:
             return
         text = status_text(job, await self._position(job))
         if job.status is JobStatus.SUCCEEDED and notify.get("delivery_error"):
-            text = _("❌ Failed: {reason}").format(
-                reason=_("the video could not be sent ({error})").format(
-                    error=notify["delivery_error"]
-                )
-            )
+            # Telegram's own words stay in the log; the user reads a sentence in their language.
+            text = _(
+                "❌ The video is ready, but Telegram would not take it. (code {code}, job {job})"
+            ).format(code="delivery_failed", job=job.id)
         if text != self._last_text.get(job.id, notify.get("status_text")):
             await self._edit(job, dict(notify), text)
         if job.status.is_terminal and await asyncio.to_thread(self.store.mark_delivered, job.id):

@@ -7,30 +7,40 @@ skip edits that would change nothing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
+from i2v import messages
 from i2v.jobs import Job, JobStatus, QueuePosition, Stage
+from i2v.messages import formats
 
 BAR_CELLS = 10
 #: "Well past its ETA": this many times the expected run time, and at least this much more.
 SLOW_FACTOR = 1.5
 SLOW_MARGIN_SECONDS = 30.0
+#: A queue wait shorter than this is said as "starts now".
+START_NOW_SECONDS = 5.0
+
+
+def current_language() -> str:
+    """The language of the update (or job) being handled; English outside any."""
+    try:
+        return str(get_i18n().current_locale)
+    except LookupError:
+        return "en"
 
 
 def format_duration(seconds: float) -> str:
-    """Say a duration the short way: "45 s", "3 m 12 s", "1 h 5 m"."""
-    total = max(0, math.ceil(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return _("{h} h {m} m").format(h=hours, m=minutes)
-    if minutes:
-        return _("{m} m {s} s").format(m=minutes, s=secs)
-    return _("{s} s").format(s=secs)
+    """A measured duration in the current language: "45 s", "3 мин 12 с", "2 min"."""
+    return formats.duration(seconds, current_language())
+
+
+def format_estimate(seconds: float) -> str:
+    """An estimate in the current language, rounded as a person says it: "45 s", "3 мин"."""
+    return formats.about(seconds, current_language())
 
 
 def progress_bar(fraction: float) -> str:
@@ -72,22 +82,12 @@ def status_text(job: Job, position: QueuePosition | None = None) -> str:
         return _("✅ Done in {time}.").format(time=format_duration(took or 0.0))
     if job.status is JobStatus.CANCELED:
         return _("🚫 Canceled.")
-    return _("❌ Failed: {reason}").format(reason=failure_reason(job))
+    return "❌ " + failure_reason(job)
 
 
 def failure_reason(job: Job) -> str:
-    """Why a job failed, in the user's language where i2v knows the reason."""
-    code = job.error_code.value if job.error_code else None
-    known = {
-        "out_of_memory": _("the GPU ran out of memory; try a lower resolution or a shorter video"),
-        "expired": _("no worker started it in time"),
-        "worker_lost": _("the worker running it stopped responding"),
-        "stalled": _("it stopped making progress"),
-        "timeout": _("it took far longer than it should"),
-    }
-    if code in known:
-        return known[code]
-    return job.error_message or _("an unknown error")
+    """Why a job failed, in the user's language, with its code and id; never an exception's text."""
+    return messages.job_failure_of(job, current_language())
 
 
 def _queued_text(job: Job, position: QueuePosition | None) -> str:
@@ -104,12 +104,15 @@ def _queued_text(job: Job, position: QueuePosition | None) -> str:
                 ).format(model=job.spec.model or job.spec.engine or "?")
             )
         else:
-            lines.append(
-                _("Starts in about {wait}, ready in about {ready}.").format(
-                    wait=format_duration(position.wait_seconds),
-                    ready=format_duration(position.wait_seconds + (job.eta_seconds or 0.0)),
+            ready = format_estimate(position.wait_seconds + (job.eta_seconds or 0.0))
+            if position.wait_seconds < START_NOW_SECONDS:
+                lines.append(_("Starts now, ready in about {ready}.").format(ready=ready))
+            else:
+                lines.append(
+                    _("Starts in about {wait}, ready in about {ready}.").format(
+                        wait=format_estimate(position.wait_seconds), ready=ready
+                    )
                 )
-            )
     if job.cancel_requested:
         lines.append(_("Canceling…"))
     return "\n".join(lines)
@@ -118,7 +121,7 @@ def _queued_text(job: Job, position: QueuePosition | None) -> str:
 def _running_text(job: Job, expected_seconds: Any) -> str:
     lines = [f"🎬 {stage_label(job.stage)}", progress_bar(job.progress)]
     if job.eta_seconds is not None:
-        lines.append(_("About {eta} left.").format(eta=format_duration(job.eta_seconds)))
+        lines.append(_("About {eta} left.").format(eta=format_estimate(job.eta_seconds)))
     expected = float(expected_seconds) if isinstance(expected_seconds, (int, float)) else None
     if is_running_late(job, expected):
         lines.append(_("This is taking longer than expected. It is still working."))
@@ -134,7 +137,10 @@ def video_caption(job: Job) -> str:
     if result.get("width") and result.get("height"):
         parts.append(f"{result['width']}×{result['height']}")
     if result.get("duration_seconds"):
-        parts.append(_("{s:g} s").format(s=round(float(result["duration_seconds"]), 1)))
+        seconds = round(float(result["duration_seconds"]), 1)
+        lang = current_language()
+        number = formats.number(seconds, lang, 0 if seconds.is_integer() else 1)
+        parts.append(f"{number} {formats.units(lang)['s']}")
     if job.elapsed_seconds is not None:
         parts.append(_("made in {time}").format(time=format_duration(job.elapsed_seconds)))
     caption = " · ".join(parts)

@@ -38,7 +38,7 @@ from i2v.cli.options import (
     build_spec,
     read_photo,
 )
-from i2v.cli.render import STAGE_WORDS, format_duration
+from i2v.cli.render import STAGE_WORDS, failure_line, format_estimate
 from i2v.errors import InputError
 from i2v.jobs import Job, JobStatus, Resolution
 from i2v.store import VIDEO, JobStore
@@ -184,7 +184,7 @@ def _stage_words(job: Job) -> str:
 
 
 def _eta_words(job: Job) -> str:
-    return "" if job.eta_seconds is None else f"about {format_duration(job.eta_seconds)} left"
+    return "" if job.eta_seconds is None else f"about {format_estimate(job.eta_seconds)} left"
 
 
 def _save(store: JobStore, job: Job, target: Path) -> Path | None:
@@ -212,7 +212,12 @@ def _report(job: Job, saved: Path | None, as_json: bool) -> None:
                 "warnings": list(job.warnings),
                 "error": None
                 if job.error_code is None
-                else {"code": job.error_code.value, "message": job.error_message},
+                # The CLI's user is the local admin: the detail (exception, traceback) too.
+                else {
+                    "code": job.error_code.value,
+                    "message": failure_line(job),
+                    "detail": job.error_detail,
+                },
             }
         )
     elif saved is not None:
@@ -221,7 +226,9 @@ def _report(job: Job, saved: Path | None, as_json: bool) -> None:
         sys.stderr.write(f"note: {warning}\n")
     if job.status is JobStatus.FAILED:
         code = job.error_code.value if job.error_code else "failed"
-        sys.stderr.write(f"i2v: job {job.id} failed ({code}): {job.error_message}\n")
+        sys.stderr.write(f"i2v: job {job.id} failed ({code}): {failure_line(job)}\n")
+        if job.error_detail:
+            sys.stderr.write(f"i2v: the details are in: i2v job {job.id}\n")
     elif job.status is JobStatus.CANCELED:
         sys.stderr.write(f"i2v: job {job.id} was canceled\n")
 

@@ -93,7 +93,8 @@ def job(
     """Show one job: status, stage, progress, ETA, error and output."""
     store = get_context(ctx).store
     found = store.get(job_id)
-    data = found.to_dict()
+    # The CLI runs on the machine with the database: its user is the local admin.
+    data = found.to_dict(admin=True)
     position = store.queue_position(job_id)
     data["queue_position"] = position.position
     data["serving_workers"] = position.serving_workers if position.position else None
@@ -109,7 +110,7 @@ def job(
     if as_json:
         print_json(data)
         return
-    typer.echo(describe_job(found, position))
+    typer.echo(describe_job(found, position, admin=True))
     if data["output"]:
         typer.echo(
             f"video: {data['output']['bytes']} bytes; save it with: i2v result {job_id} -o video.mp4"

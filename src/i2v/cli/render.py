@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from i2v import messages
 from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, WorkerInfo, worker_command
+from i2v.messages import formats
+
+#: A wait shorter than this is said as "starts now".
+START_NOW_SECONDS = 5.0
 
 STAGE_WORDS = {
     "loading_model": "loading model",
@@ -19,17 +24,13 @@ STAGE_WORDS = {
 
 
 def format_duration(seconds: float | None) -> str:
-    """Say a duration the way a person would: 45 s, 3 m 12 s, 1 h 05 m."""
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} m {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} m"
+    """Say a measured duration the way a person would: 45 s, 3 min 12 s, 2 min, 1 h 5 min."""
+    return "unknown" if seconds is None else formats.duration(seconds, "en")
+
+
+def format_estimate(seconds: float | None) -> str:
+    """Say an estimate rounded as a person would: 45 s, 3 min, 1 h 5 min."""
+    return "unknown" if seconds is None else formats.about(seconds, "en")
 
 
 def describe_unserved(engine: str | None, model: str | None) -> str:
@@ -50,21 +51,33 @@ def describe_wait(position: QueuePosition, spec: JobSpec | None = None) -> str:
         return f"{where}; no worker is running (start one with: {worker_command(engine, model)})"
     if position.is_unserved:
         return f"{where}; {describe_unserved(engine, model)}"
-    return f"{where}, starts in about {format_duration(position.wait_seconds)}"
+    if position.wait_seconds < START_NOW_SECONDS:
+        return f"{where}, starts now"
+    return f"{where}, starts in about {format_estimate(position.wait_seconds)}"
 
 
-def describe_job(job: Job, position: QueuePosition | None = None) -> str:
-    """A few lines a person can read about one job."""
+def failure_line(job: Job) -> str:
+    """Why a job failed: its stored summary, or the catalogue's sentence when it has none."""
+    if job.error_message:
+        return job.error_message
+    return messages.job_failure_of(job, "en")
+
+
+def describe_job(job: Job, position: QueuePosition | None = None, *, admin: bool = False) -> str:
+    """A few lines a person can read about one job; ``admin`` adds a failure's detail."""
     lines = [f"job {job.id}: {job.status.value}"]
     if job.status is JobStatus.QUEUED and position is not None and position.position:
         lines.append(f"  {describe_wait(position, job.spec)}")
     if job.status is JobStatus.RUNNING:
         stage = STAGE_WORDS.get(job.stage.value, job.stage.value) if job.stage else "starting"
         lines.append(
-            f"  {stage}, {job.progress:.0%} done, about {format_duration(job.eta_seconds)} left"
+            f"  {stage}, {job.progress:.0%} done, about {format_estimate(job.eta_seconds)} left"
         )
     if job.error_code is not None:
-        lines.append(f"  error ({job.error_code.value}): {job.error_message}")
+        lines.append(f"  error ({job.error_code.value}): {failure_line(job)}")
+        if admin and job.error_detail:
+            detail = job.error_detail.strip().replace("\n", "\n    ")
+            lines.append(f"  detail (for admins):\n    {detail}")
     if job.attempts > 1:
         lines.append(f"  attempt {job.attempts}")
     if job.status is JobStatus.SUCCEEDED and job.elapsed_seconds is not None:

@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 
 from i2v.config.settings import Settings
-from i2v.errors import InputError
 from i2v.jobs import JobSpec, Resolution
+from i2v.messages import refusal
 
 MIN_DURATION_SECONDS = 1.0
 MAX_DURATION_SECONDS = 10.0
@@ -47,33 +47,31 @@ class VideoConfig:
         """
         prompt = spec.prompt.strip()
         if len(prompt) > self.max_prompt_chars:
-            raise InputError(
-                f"the prompt is {len(prompt)} characters long; the limit is {self.max_prompt_chars}"
-            )
+            raise refusal("prompt_too_long", n=len(prompt), limit=self.max_prompt_chars)
         duration = self.duration_seconds if spec.duration_seconds is None else spec.duration_seconds
         if not MIN_DURATION_SECONDS <= duration <= MAX_DURATION_SECONDS:
-            raise InputError(
-                f"duration must be between {MIN_DURATION_SECONDS:g} and "
-                f"{MAX_DURATION_SECONDS:g} seconds (got {duration:g})"
+            raise refusal(
+                "duration_out_of_range",
+                low=MIN_DURATION_SECONDS,
+                high=MAX_DURATION_SECONDS,
+                value=duration,
             )
         if (spec.width is None) != (spec.height is None):
-            raise InputError("give both --width and --height, or neither")
-        for name, side in (("width", spec.width), ("height", spec.height)):
+            raise refusal("size_needs_both_sides")
+        for side in (spec.width, spec.height):
             if side is not None and not MIN_SIDE <= side <= MAX_SIDE:
-                raise InputError(
-                    f"{name} must be between {MIN_SIDE} and {MAX_SIDE} pixels (got {side})"
-                )
+                raise refusal("side_out_of_range", low=MIN_SIDE, high=MAX_SIDE, value=side)
         fps = self.fps if spec.fps is None else spec.fps
         if fps is not None and not 1 <= fps <= MAX_FPS:
-            raise InputError(f"fps must be between 1 and {MAX_FPS} (got {fps})")
+            raise refusal("fps_out_of_range", high=MAX_FPS, value=fps)
         steps = self.steps if spec.steps is None else spec.steps
         if steps is not None and not 1 <= steps <= MAX_STEPS:
-            raise InputError(f"steps must be between 1 and {MAX_STEPS} (got {steps})")
+            raise refusal("steps_out_of_range", high=MAX_STEPS, value=steps)
         seed = spec.seed if spec.seed is not None else self.seed
         if seed is None:
             seed = secrets.randbelow(2**31)
         elif not 0 <= seed < 2**63:
-            raise InputError(f"seed must be a non-negative integer below 2^63 (got {seed})")
+            raise refusal("seed_out_of_range", value=seed)
         resolution = spec.resolution or self.resolution
         return dataclasses.replace(
             spec,

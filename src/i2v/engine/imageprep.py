@@ -16,8 +16,8 @@ import numpy.typing as npt
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from i2v.config import VideoConfig
-from i2v.errors import InputError
 from i2v.intake import check_photo
+from i2v.messages import refusal
 
 #: Transparent pixels are laid on mid grey: it biases neither exposure nor a model's
 #: guess of the background, unlike black (reads as night) or white (reads as sky).
@@ -41,8 +41,8 @@ def load_photo(data: bytes, limits: VideoConfig | None = None) -> Image.Image:
             image.seek(0)
             image.load()
             upright = ImageOps.exif_transpose(image)
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise InputError(f"the image file is damaged or incomplete ({exc})") from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise refusal("photo_damaged") from None
     return to_rgb(upright)
 
 
@@ -95,7 +95,7 @@ def output_size(photo_size: tuple[int, int], short_side: int, grid: int = 2) -> 
     """
     width, height = photo_size
     if width <= 0 or height <= 0:
-        raise InputError(f"the photo has no pixels ({width}x{height})")
+        raise refusal("photo_has_no_pixels", width=width, height=height)
     step = max(2, grid + grid % 2)
     aspect = min(max(width, height) / min(width, height), MAX_ASPECT)
     # Both sides come from the requested short side, so rounding one does not skew the other.

@@ -211,6 +211,7 @@ class Leases(Submissions):
                 # An earlier attempt's error is history once a later one succeeds.
                 error_code=None,
                 error_message=None,
+                error_detail=None,
                 **extra,
             )
             write_media(conn, job_id, VIDEO, video, "video/mp4", now)
@@ -219,11 +220,24 @@ class Leases(Submissions):
         # The row as the update left it (storing media does not change it): no second read.
         return job
 
-    def fail(self, job_id: str, lease: str, code: ErrorCode, message: str) -> Job:
-        """Mark the job failed for good with a code and a message the user will read."""
+    def fail(
+        self, job_id: str, lease: str, code: ErrorCode, message: str, *, detail: str | None = None
+    ) -> Job:
+        """Mark the job failed for good.
+
+        ``code`` picks the sentence every front end shows in its reader's language,
+        ``message`` is a plain English summary safe to show anyone, and ``detail``
+        (exception, traceback) is kept for admins only.
+        """
         with self._write() as conn:
             self._finish(
-                conn, job_id, lease, JobStatus.FAILED, error_code=code.value, error_message=message
+                conn,
+                job_id,
+                lease,
+                JobStatus.FAILED,
+                error_code=code.value,
+                error_message=message,
+                error_detail=detail,
             )
         return self.get(job_id)
 
@@ -262,6 +276,7 @@ class Leases(Submissions):
                     JobStatus.FAILED,
                     error_code=error[0].value,
                     error_message=error[1],
+                    error_detail=None,
                 )
             else:
                 attempts = J.c.attempts - 1 if error is None else J.c.attempts
@@ -272,6 +287,7 @@ class Leases(Submissions):
                         attempts=attempts,
                         error_code=None if error is None else error[0].value,
                         error_message=None if error is None else error[1],
+                        error_detail=None,
                         **self._requeued(now),
                     )
                 )

@@ -18,7 +18,13 @@ from i2v.store import schema
 Step = Callable[[sa.Connection], None]
 
 #: Columns of ``jobs`` that later steps add; step 1 creates the table without them.
-_JOBS_COLUMNS_ADDED_LATER = ("warnings", "delivery_holder", "delivery_until", "model")
+_JOBS_COLUMNS_ADDED_LATER = (
+    "warnings",
+    "delivery_holder",
+    "delivery_until",
+    "model",
+    "error_detail",
+)
 #: Columns of ``workers`` that later steps add.
 _WORKERS_COLUMNS_ADDED_LATER = ("memory_plan", "serves")
 
@@ -77,12 +83,19 @@ def _step_5_worker_serves(conn: sa.Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE workers ADD COLUMN serves {json_type}"))
 
 
+def _step_6_error_detail(conn: sa.Connection) -> None:
+    """An admin-only detail (exception, traceback) beside the error users read."""
+    compiled = sa.Text().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN error_detail {compiled}"))
+
+
 STEPS: tuple[Step, ...] = (
     _step_1_jobs_media_workers,
     _step_2_timings_settings_warnings,
     _step_3_delivery_lease_and_model,
     _step_4_worker_memory_plan,
     _step_5_worker_serves,
+    _step_6_error_detail,
 )
 HEAD = len(STEPS)
 

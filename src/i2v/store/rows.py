@@ -27,6 +27,7 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
         attempts=int(row["attempts"]),
         error_code=ErrorCode(row["error_code"]) if row["error_code"] else None,
         error_message=row["error_message"],
+        error_detail=row.get("error_detail"),
         created_at=to_datetime(row["created_at"]),
         started_at=to_datetime(row["started_at"]),
         finished_at=to_datetime(row["finished_at"]),

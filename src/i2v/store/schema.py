@@ -37,6 +37,8 @@ jobs = sa.Table(
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
     sa.Column("error_code", sa.String(32)),
     sa.Column("error_message", sa.Text),
+    #: For admins only: the exception and traceback behind a failure.
+    sa.Column("error_detail", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from i2v.jobs import JobSpec
 from i2v.store import schema
 from i2v.store.database import upsert_insert
+from i2v.store.priors import prior_seconds
 
 if TYPE_CHECKING:
     from i2v.store.base import StoreBase
@@ -116,7 +117,35 @@ class TimingStats(StoreBase):
             for row in rows
         }
 
-    def expected_job_seconds(self, spec: JobSpec) -> float:
-        """How long a job like this usually runs, or the configured prior if none has run yet."""
+    def expected_job_seconds(
+        self, spec: JobSpec, *, engine: str | None = None, model: str | None = None
+    ) -> float:
+        """How long a job like this usually runs.
+
+        Measured jobs like it come first; before any, the prior for the engine and
+        model that will run it (``engine``/``model``, else what a live worker
+        serves), scaled by frames, pixels and steps; for an unknown family, the
+        configured ``I2V_ETA_PRIOR_SECONDS``.
+        """
         total = self.timings(request_key(spec)).get(TOTAL)
-        return total.mean if total is not None else self.eta_prior_seconds
+        if total is not None:
+            return total.mean
+        if engine is None:
+            engine, model = self._serving(spec)
+        prior = prior_seconds(spec, engine, model)
+        return self.eta_prior_seconds if prior is None else prior
+
+    def _serving(self, spec: JobSpec) -> tuple[str | None, str | None]:
+        """The engine and model of a live worker that would take ``spec`` (None, None if none)."""
+        t = schema.workers
+        query = (
+            sa.select(t.c.engine, t.c.model)
+            .where(t.c.heartbeat_at >= self._clock() - self.lease_seconds, t.c.engine.is_not(None))
+            .order_by(t.c.heartbeat_at.desc())
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        for row in rows:
+            if not spec.model or row.model == spec.model:
+                return row.engine, row.model
+        return None, None

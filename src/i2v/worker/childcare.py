@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from i2v import messages
 from i2v.config import Settings
 from i2v.errors import ErrorCode, StoreError
 from i2v.jobs import Stage, WorkerState
@@ -88,9 +89,14 @@ class ChildCare(WorkerCore):
             reason,
             say_seconds(backoff),
         )
+        # Users read the catalogue's sentence; the loader's own words are for admins.
+        summary = messages.text("job.model_load_failed", "en")
         for job in list(self._active.values()):
             self._finish(
-                job, lambda j: self.store.fail(j.id, j.token, ErrorCode.MODEL_LOAD_FAILED, reason)
+                job,
+                lambda j: self.store.fail(
+                    j.id, j.token, ErrorCode.MODEL_LOAD_FAILED, summary, detail=reason
+                ),
             )
         self._update(state=WorkerState.IDLE, child_pid=None)
 

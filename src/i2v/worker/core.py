@@ -31,8 +31,8 @@ from i2v.worker.eta import load_key
 from i2v.worker.events import Ready
 from i2v.worker.heartbeat import PURGE_SECONDS, Heartbeat
 from i2v.worker.jobrun import ActiveJob
-from i2v.worker.workdir import make_workdir
 from i2v.worker.routing import claim_filter
+from i2v.worker.workdir import make_workdir
 
 log = logging.getLogger(__name__)
 

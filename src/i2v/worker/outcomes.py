@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+from i2v import messages
 from i2v.errors import ErrorCode, StoreError
 from i2v.store import STEP, TOTAL, JobStore, request_key
 from i2v.worker.eta import STEP_MAX, plan_key
@@ -48,14 +49,25 @@ def store_video(store: JobStore, job: ActiveJob, event: JobDone, *, engine: str,
 
 
 def fail_job(store: JobStore, job: ActiveJob, event: JobFailed) -> None:
-    """Mark the job failed with the child's code and message (plus advice for out-of-memory)."""
-    message = event.message
-    if event.code is ErrorCode.OUT_OF_MEMORY and "I2V_MEMORY_PLAN" not in message:
-        message = f"{message.rstrip('.')}. {OUT_OF_MEMORY_ADVICE}"
-    log.warning("job %s: failed (%s): %s", job.id, event.code.value, message)
+    """Mark the job failed: a plain sentence for users, the exception for the log and admins.
+
+    A failure that came with a traceback was an exception whose text may be a
+    library's ("ValueError: box offset can't be negative"): users get the
+    catalogue's sentence for the code, and the exception goes to the log and to
+    the job's admin-only detail.
+    """
+    message, detail = event.message, None
     if event.traceback:
-        log.debug("job %s: traceback from the GPU process:\n%s", job.id, event.traceback)
-    store.fail(job.id, job.token, event.code, message)
+        key = f"job.{event.code.value}"
+        message = messages.text(key if messages.has(key) else "job.internal", "en")
+        detail = f"{event.message}\n\n{event.traceback}".strip()
+    if event.code is ErrorCode.OUT_OF_MEMORY and "I2V_MEMORY_PLAN" not in message:
+        # The advice names settings, so it is for whoever runs the worker (CLI, logs).
+        message = f"The GPU ran out of memory. {OUT_OF_MEMORY_ADVICE}"
+    log.warning("job %s: failed (%s): %s", job.id, event.code.value, event.message)
+    if event.traceback:
+        log.warning("job %s: traceback from the GPU process:\n%s", job.id, event.traceback)
+    store.fail(job.id, job.token, event.code, message, detail=detail)
 
 
 def cancel_job(store: JobStore, job: ActiveJob) -> None:

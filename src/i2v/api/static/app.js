@@ -19,7 +19,9 @@ const TEXTS = {
     eta: "About {t} left", wait: "Starts in about {t}", no_workers: "No worker is running right now.",
     no_model_worker: "No running worker makes this model; the job starts when one does.",
     cancel_requested: "Stopping…", sending: "Sending…", offline: "Connection lost, retrying…",
-    seconds: "{n} s", minutes: "{n} min",
+    seconds: "{n} s", minutes: "{n} min", starts_now: "Starts now",
+    retry: "Try again", network: "The server cannot be reached. Check the connection and try again.",
+    pick_again: "Choose the photo again, then press “Make a video”.",
   },
   ru: {
     tagline: "Превратите фото в короткое видео.",
@@ -38,11 +40,16 @@ const TEXTS = {
     no_model_worker: "Ни один запущенный исполнитель не делает эту модель; задача начнётся, когда такой появится.",
     cancel_requested: "Останавливаем…", sending: "Отправка…",
     offline: "Связь потеряна, переподключаемся…", seconds: "{n} с", minutes: "{n} мин",
+    starts_now: "Начнётся сейчас", retry: "Попробовать ещё раз",
+    network: "Сервер недоступен. Проверьте соединение и попробуйте ещё раз.",
+    pick_again: "Выберите фото ещё раз и нажмите «Сделать видео».",
   },
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { lang: "en", token: localStorage.getItem("i2v.token") || "", jobId: null, job: null, stream: null };
+const state = { lang: "en", token: localStorage.getItem("i2v.token") || "", jobId: null, job: null, stream: null, lastForm: null };
+// Languages whose speakers get the Russian page (as the bot does).
+const RUSSIAN_READERS = ["ru", "be", "uk", "kk", "ky", "uz", "tg"];
 
 function t(key, vars) {
   let text = (TEXTS[state.lang] && TEXTS[state.lang][key]) || TEXTS.en[key] || key;
@@ -50,9 +57,10 @@ function t(key, vars) {
   return text;
 }
 
+// An estimate said as a person would: "45 s", "3 min"; never "0 s".
 function duration(seconds) {
-  const s = Math.max(1, Math.round(seconds));
-  return s < 120 ? t("seconds", { n: s }) : t("minutes", { n: Math.round(s / 60) });
+  const s = Math.max(5, Math.ceil(seconds / 5) * 5);
+  return s < 60 ? t("seconds", { n: s }) : t("minutes", { n: Math.round(s / 60) });
 }
 
 function setLanguage(lang) {
@@ -67,11 +75,19 @@ function setLanguage(lang) {
 function headers(extra) {
   const h = new Headers(extra || {});
   if (state.token) h.set("Authorization", `Bearer ${state.token}`);
+  // Problem details and job errors come back in the page's language.
+  h.set("Accept-Language", state.lang);
   return h;
 }
 
 async function api(path, options) {
-  const response = await fetch(path, { ...(options || {}), headers: headers((options || {}).headers) });
+  let response;
+  try {
+    response = await fetch(path, { ...(options || {}), headers: headers((options || {}).headers) });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new Error(t("network"));  // the browser's own words ("Failed to fetch") help no one
+  }
   if (response.status === 401) $("token-box").hidden = false;
   if (!response.ok) {
     let detail = response.statusText;
@@ -81,16 +97,17 @@ async function api(path, options) {
   return response;
 }
 
-// With a token the browser cannot put it on <video src>, so the file is fetched as a blob;
-// without one the plain URL lets the player stream and seek with Range requests.
+// The browser cannot put a token on <video src>, so with a token the page asks for a
+// short-lived signed link; either way the player streams and seeks with Range requests.
 async function mediaUrl(path) {
   if (!state.token) return path;
-  return URL.createObjectURL(await (await api(path)).blob());
+  return (await (await api(`${path}/link`)).json()).url;
 }
 
 // --- following a job -----------------------------------------------------------------
 
 function show(job) {
+  const before = state.job && state.job.id === job.id ? state.job.status : null;
   state.job = job;
   $("job").hidden = false;
   $("job-id").textContent = job.id;
@@ -106,6 +123,7 @@ function show(job) {
   if (status === "queued" && job.queue) {
     if (!job.queue.live_workers) eta = t("no_workers");
     else if (job.queue.serving_workers === 0) eta = t("no_model_worker");
+    else if (job.queue.wait_seconds < 5) eta = t("starts_now");
     else eta = t("wait", { t: duration(job.queue.wait_seconds) });
   }
   if (status === "running" && job.eta_seconds != null) eta = t("eta", { t: duration(job.eta_seconds) });
@@ -113,7 +131,9 @@ function show(job) {
   $("cancel").hidden = !["queued", "running"].includes(status) || job.cancel_requested;
   $("job-error").hidden = !job.error;
   $("job-error").textContent = job.error ? job.error.message : "";
+  $("retry").hidden = status !== "failed";
   if (status === "succeeded") showVideo(job);
+  else if (before && before !== status && ["failed", "canceled"].includes(status)) loadJobs();
 }
 
 async function showVideo(job) {
@@ -123,7 +143,7 @@ async function showVideo(job) {
   video.src = await mediaUrl(job.links.video);
   video.hidden = false;
   const link = $("download");
-  link.href = state.token ? video.src : `${job.links.video}?download=1`;
+  link.href = `${video.src}${video.src.includes("?") ? "&" : "?"}download=1`;
   link.download = `i2v-${job.id}.mp4`;
   link.hidden = false;
   loadJobs();
@@ -214,7 +234,9 @@ async function submit(event) {
     const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
     const response = await api("/v1/jobs", { method: "POST", body: form, headers: { "Idempotency-Key": key } });
     const job = await response.json();
+    state.lastForm = form;
     show(job);
+    $("job").scrollIntoView({ behavior: "smooth", block: "start" });
     follow(job.id);
     loadJobs();
   } catch (error) {
@@ -225,6 +247,18 @@ async function submit(event) {
   }
 }
 
+// "Try again" sends the same photo and options as a new job; a job opened from the list
+// has no photo on this page, so the form is brought up to choose it again.
+async function retry() {
+  if (!state.lastForm || !$("photo").files.length) {
+    $("job-form").scrollIntoView({ behavior: "smooth", block: "start" });
+    $("form-error").textContent = t("pick_again");
+    $("form-error").hidden = false;
+    return;
+  }
+  $("job-form").requestSubmit();
+}
+
 async function cancel() {
   if (!state.jobId) return;
   try {
@@ -233,6 +267,12 @@ async function cancel() {
     $("job-error").textContent = error.message;
     $("job-error").hidden = false;
   }
+}
+
+// Read the shown job again, so its error sentence follows a change of language.
+async function refreshJob() {
+  if (!state.jobId) return;
+  try { show(await (await api(`/v1/jobs/${state.jobId}`)).json()); } catch (error) { /* next event */ }
 }
 
 // --- recent jobs -----------------------------------------------------------------------
@@ -258,7 +298,9 @@ async function loadJobs() {
     img.alt = "";
     if (job.status === "succeeded") mediaUrl(job.links.thumbnail).then((url) => { img.src = url; }, () => {});
     const caption = document.createElement("div");
+    caption.className = "caption";
     caption.textContent = job.spec.prompt || job.spec.image_name;
+    caption.title = caption.textContent;
     const status = document.createElement("div");
     status.className = "state";
     status.textContent = t(job.status);
@@ -270,8 +312,9 @@ async function loadJobs() {
 
 function start() {
   const saved = localStorage.getItem("i2v.lang");
-  setLanguage(saved || (navigator.language || "en").slice(0, 2));
-  for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => { setLanguage(b.dataset.lang); loadJobs(); });
+  const base = (navigator.language || "en").slice(0, 2).toLowerCase();
+  setLanguage(saved || (RUSSIAN_READERS.includes(base) ? "ru" : "en"));
+  for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => { setLanguage(b.dataset.lang); loadJobs(); refreshJob(); });
   $("token").value = state.token;
   $("token-save").addEventListener("click", () => {
     state.token = $("token").value.trim();
@@ -286,6 +329,7 @@ function start() {
   $("photo").addEventListener("change", () => choose($("photo").files[0]));
   $("job-form").addEventListener("submit", submit);
   $("cancel").addEventListener("click", cancel);
+  $("retry").addEventListener("click", retry);
   loadJobs();
 }
 

@@ -11,13 +11,24 @@ from aiogram.utils.i18n import gettext as _
 
 from i2v.bot.intake import SOURCE
 from i2v.bot.keyboards import CancelJob
-from i2v.bot.status import format_duration, progress_bar
+from i2v.bot.status import (
+    START_NOW_SECONDS,
+    current_language,
+    format_duration,
+    format_estimate,
+    progress_bar,
+)
 from i2v.jobs import Job, JobStatus
+from i2v.messages import formats
 from i2v.store import JobStore
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 #: Jobs listed by /status.
 STATUS_LIMIT = 5
+#: Characters of a caption that name a job in /status and /queue.
+EXCERPT_CHARS = 30
+#: The names Telegram photos (and unnamed files) get: they tell a person nothing.
+UNNAMED = frozenset({"", "photo", "photo.jpg", "image"})
 
 
 def _status_word(job: Job) -> str:
@@ -63,7 +74,7 @@ async def on_cancel(message: Message, store: JobStore) -> None:
 
 
 async def on_status(message: Message, store: JobStore) -> None:
-    """List the user's latest jobs."""
+    """List the user's latest jobs, each named by when it was sent and what it asked for."""
     owner = str(message.from_user.id if message.from_user else message.chat.id)
     jobs = await asyncio.to_thread(store.list_jobs, source=SOURCE, owner=owner, limit=STATUS_LIMIT)
     if not jobs:
@@ -71,13 +82,34 @@ async def on_status(message: Message, store: JobStore) -> None:
         return
     lines = [_("Your latest videos:")]
     for job in jobs:
-        line = f"• {job.id}: {_status_word(job)}"
+        line = f"• {job_name(job)}: {_status_word(job)}"
         if job.status is JobStatus.RUNNING:
             line += f" {progress_bar(job.progress)}"
         elif job.status is JobStatus.SUCCEEDED and job.elapsed_seconds is not None:
             line += f" ({format_duration(job.elapsed_seconds)})"
         lines.append(line)
     await message.answer("\n".join(lines))
+
+
+def _file_name(job: Job) -> str:
+    name = job.spec.image_name
+    return "" if name in UNNAMED else name
+
+
+def job_name(job: Job) -> str:
+    """A job as its owner knows it: when it was sent, and its caption (or file name) in short."""
+    lang = current_language()
+    when = formats.clock_time(job.created_at, lang) if job.created_at else "?"
+    # Without a caption, a file's own name still says which photo it was.
+    prompt = " ".join(job.spec.prompt.split()) or _file_name(job)
+    if not prompt:
+        return when
+    excerpt = prompt
+    if len(prompt) > EXCERPT_CHARS:
+        # Cut at a word boundary where there is one, so the excerpt reads as words.
+        cut = prompt[:EXCERPT_CHARS]
+        excerpt = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,.;:") + "…"
+    return f"{when} «{excerpt}»" if lang == "ru" else f"{when} “{excerpt}”"
 
 
 async def on_queue(message: Message, store: JobStore) -> None:
@@ -98,11 +130,15 @@ async def on_queue(message: Message, store: JobStore) -> None:
     )
     for job in mine:
         position = await asyncio.to_thread(store.queue_position, job.id)
-        lines.append(
-            _("Your video {id}: number {n}, starts in about {wait}.").format(
-                id=job.id, n=position.position, wait=format_duration(position.wait_seconds)
+        if position.wait_seconds < START_NOW_SECONDS:
+            line = _("Your video {name}: number {n}, starts now.").format(
+                name=job_name(job), n=position.position
             )
-        )
+        else:
+            line = _("Your video {name}: number {n}, starts in about {wait}.").format(
+                name=job_name(job), n=position.position, wait=format_estimate(position.wait_seconds)
+            )
+        lines.append(line)
     await message.answer("\n".join(lines))
 
 

@@ -8,10 +8,13 @@ import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message, ReplyParameters
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiohttp import ClientError
 
+from i2v import messages
 from i2v.bot.intake import (
     DAY_SECONDS,
     SOURCE,
@@ -25,17 +28,16 @@ from i2v.bot.intake import (
 from i2v.bot.keyboards import cancel_keyboard
 from i2v.bot.options import BotOptions
 from i2v.bot.preferences import Preferences
-from i2v.bot.status import status_text
+from i2v.bot.status import current_language, status_text
 from i2v.config import Settings, VideoConfig
 from i2v.errors import InputError
 from i2v.intake import check_photo
 from i2v.jobs import Job, JobStatus
+from i2v.messages import formats
 from i2v.store import JobStore
 
 log = logging.getLogger(__name__)
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
-#: Telegram's "20 MB" is 20 MiB; sizes are told in the same unit.
-MIB = 1024 * 1024
 
 
 async def on_image(
@@ -65,13 +67,16 @@ async def on_image(
         try:
             spec = build_spec(message, image, prefs, video, i18n.current_locale)
         except InputError as exc:
-            await message.reply(_("I can't start this job: {reason}").format(reason=exc))
+            await message.reply(messages.explain(exc, i18n.current_locale))
             return
-        photo = await _download(bot, image)
+        photo = await _download(bot, image, message.chat.id)
+        if photo is None:
+            await message.reply(_("I could not download this file from Telegram. Send it again."))
+            return
         try:
             await asyncio.to_thread(check_photo, photo, video)
         except InputError as exc:
-            await message.reply(_("I can't use this image: {reason}").format(reason=exc))
+            await message.reply(messages.explain(exc, i18n.current_locale))
             return
         content_type = image.content_type if image.is_document else "image/jpeg"
         job = await asyncio.to_thread(store.submit, spec, photo, content_type=content_type)
@@ -92,8 +97,10 @@ async def _refusal_before_download(
     if image.is_document and not is_image_type(image.content_type):
         return _("This file is not an image. Send a photo, or a JPEG, PNG or WebP file.")
     if image.file_size is not None and image.file_size > options.max_download_bytes:
-        return _("This file is {size:.1f} MB; bots can download at most {limit:.0f} MB.").format(
-            size=image.file_size / MIB, limit=options.max_download_bytes / MIB
+        lang = current_language()
+        return _("This file is {size}; bots can download at most {limit}.").format(
+            size=formats.megabytes(image.file_size, lang),
+            limit=formats.megabytes(options.max_download_bytes, lang),
         )
     if message.caption and len(message.caption.strip()) > settings.max_prompt_chars:
         return _("The caption is {n} characters long; the limit is {limit}.").format(
@@ -125,12 +132,18 @@ async def _refusal_before_download(
     return None
 
 
-async def _download(bot: Bot, image: IncomingImage) -> bytes:
-    file = await bot.get_file(image.file_id)
-    if file.file_path is None:
-        raise InputError("Telegram did not give a download path for the file")
-    buffer = io.BytesIO()
-    await bot.download_file(file.file_path, destination=buffer)
+async def _download(bot: Bot, image: IncomingImage, chat_id: int) -> bytes | None:
+    """The file's bytes, or None when Telegram would not hand them over (logged)."""
+    try:
+        file = await bot.get_file(image.file_id)
+        if file.file_path is None:
+            log.warning("chat %s: Telegram gave no download path for the file", chat_id)
+            return None
+        buffer = io.BytesIO()
+        await bot.download_file(file.file_path, destination=buffer)
+    except (TelegramAPIError, ClientError, asyncio.TimeoutError) as exc:
+        log.warning("chat %s: downloading the photo failed: %s", chat_id, exc)
+        return None
     return buffer.getvalue()
 
 

@@ -1,17 +1,21 @@
 """Result files: the video (with HTTP Range, so a browser can seek) and the thumbnail.
 
 Bytes come from the store in chunks; no part of a request ever names a file on disk.
+Both carry an ETag (the file's SHA-256): ``If-None-Match`` answers 304 when the
+client already has the file, and ``If-Range`` makes a Range apply only to the
+file the client started to download.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from i2v.api.jobs import checked_job_id
+from i2v.api.clients import Caller
+from i2v.api.jobs import JobIdPath, checked_job_id
 from i2v.api.problems import ProblemCode, ProblemError, problem_responses
 from i2v.api.security import Guard
 from i2v.errors import MediaNotFound
@@ -56,11 +60,27 @@ def _unsatisfiable(size: int) -> ProblemError:
     )
 
 
-def _media_info(store: JobStore, job_id: str, kind: str) -> MediaInfo:
+def is_fresh(if_none_match: str | None, etag: str) -> bool:
+    """True when the client's If-None-Match names this ETag (weakly, as RFC 9110 says)."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def not_modified(etag: str) -> Response:
+    """A 304 for a client that already holds this file."""
+    return Response(
+        status_code=304, headers={"ETag": etag, "Cache-Control": "private, max-age=3600"}
+    )
+
+
+def _media_info(store: JobStore, job_id: str, kind: str, owner: str | None) -> MediaInfo:
+    # Whose job it is comes first: another client's job is a 404 like a missing one.
+    job = store.get(job_id, owner=owner)
     try:
         return store.media_info(job_id, kind)
     except MediaNotFound:
-        job = store.get(job_id)
         if job.status is JobStatus.SUCCEEDED:
             detail = f"the {kind} of job {job_id} was removed (results are kept for a while)"
         else:
@@ -70,7 +90,10 @@ def _media_info(store: JobStore, job_id: str, kind: str) -> MediaInfo:
 
 def build_media_router(store: JobStore, guard: Guard) -> APIRouter:
     """Routes that serve a job's video and thumbnail."""
-    router = APIRouter(prefix="/v1/jobs", tags=["results"], dependencies=[Depends(guard)])
+    router = APIRouter(prefix="/v1/jobs", tags=["results"])
+    conditional: dict[int | str, dict[str, Any]] = {
+        304: {"description": "The client's copy (If-None-Match) is current."}
+    }
 
     @router.get(
         "/{job_id}/video",
@@ -79,18 +102,33 @@ def build_media_router(store: JobStore, guard: Guard) -> APIRouter:
         responses={
             200: {"description": "The MP4.", "content": {"video/mp4": {}}},
             206: {"description": "Part of the MP4 (Range request).", "content": {"video/mp4": {}}},
+            **conditional,
             **problem_responses(401, 404, 416, 429, 503),
         },
     )
     def get_video(
-        job_id: str,
+        job_id: JobIdPath,
         range_header: Annotated[
             str | None, Header(alias="range", max_length=200, description="bytes=start-end")
         ] = None,
+        if_range: Annotated[
+            str | None,
+            Header(max_length=200, description="Apply Range only if the ETag is still this."),
+        ] = None,
+        if_none_match: Annotated[
+            str | None, Header(max_length=1000, description="ETags the client already has.")
+        ] = None,
         download: Annotated[bool, Query(description="Ask the browser to save the file.")] = False,
-    ) -> StreamingResponse:
+        caller: Caller = Depends(guard),
+    ) -> Response:
         """The finished MP4; honours a single byte Range so players can seek."""
-        info = _media_info(store, checked_job_id(job_id), VIDEO)
+        info = _media_info(store, checked_job_id(job_id), VIDEO, caller.scope)
+        etag = f'"{info.sha256}"'
+        if is_fresh(if_none_match, etag):
+            return not_modified(etag)
+        if if_range is not None and if_range.strip() != etag:
+            # The client's partial copy is of another file: send the whole of this one.
+            range_header = None
         wanted = parse_range(range_header, info.size)
         start, stop = wanted or (0, info.size)
         disposition = "attachment" if download else "inline"
@@ -98,7 +136,7 @@ def build_media_router(store: JobStore, guard: Guard) -> APIRouter:
             "Accept-Ranges": "bytes",
             "Content-Length": str(stop - start),
             "Content-Disposition": f'{disposition}; filename="i2v-{job_id}.mp4"',
-            "ETag": f'"{info.sha256}"',
+            "ETag": etag,
             "Cache-Control": "private, max-age=3600",
         }
         if wanted is not None:
@@ -116,17 +154,27 @@ def build_media_router(store: JobStore, guard: Guard) -> APIRouter:
         response_class=Response,
         responses={
             200: {"description": "A JPEG still of the video.", "content": {"image/jpeg": {}}},
+            **conditional,
             **problem_responses(401, 404, 429, 503),
         },
     )
-    def get_thumbnail(job_id: str) -> Response:
+    def get_thumbnail(
+        job_id: JobIdPath,
+        if_none_match: Annotated[
+            str | None, Header(max_length=1000, description="ETags the client already has.")
+        ] = None,
+        caller: Caller = Depends(guard),
+    ) -> Response:
         """A small JPEG of the finished video."""
-        info = _media_info(store, checked_job_id(job_id), THUMBNAIL)
+        info = _media_info(store, checked_job_id(job_id), THUMBNAIL, caller.scope)
+        etag = f'"{info.sha256}"'
+        if is_fresh(if_none_match, etag):
+            return not_modified(etag)
         data = store.read_media(job_id, THUMBNAIL)
         return Response(
             data,
             media_type=info.content_type,
-            headers={"Cache-Control": "private, max-age=3600", "ETag": f'"{info.sha256}"'},
+            headers={"Cache-Control": "private, max-age=3600", "ETag": etag},
         )
 
     return router

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from i2v.api.clients import shown_owner
 from i2v.jobs import Job, JobStatus, QueuePosition, Resolution, Stage, WorkerState
 
 
@@ -27,7 +28,9 @@ class SpecOut(BaseModel):
     engine: str | None
     model: str | None
     source: str
-    owner: str | None
+    owner: str | None = Field(
+        description="Who submitted it: an API client's name, telegram:<user id>, or cli."
+    )
     dedupe_key: str | None
     priority: int
     image_name: str
@@ -92,6 +95,7 @@ class JobOut(BaseModel):
     def of(cls, job: Job) -> dict[str, Any]:
         """The job's stable JSON shape plus links (a plain dict: FastAPI validates it once)."""
         data = job.to_dict()
+        data["spec"]["owner"] = shown_owner(job.spec.owner, job.spec.source)
         base = f"/v1/jobs/{job.id}"
         data["links"] = {
             "self": base,

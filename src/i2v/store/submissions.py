@@ -28,6 +28,14 @@ _QUEUED = JobStatus.QUEUED.value
 _RUNNING = JobStatus.RUNNING.value
 
 
+def _one(job_id: str, owner: str | None) -> list[sa.ColumnElement[bool]]:
+    """The conditions naming one job, and its owner when one is given."""
+    conditions = [J.c.id == job_id]
+    if owner is not None:
+        conditions.append(J.c.owner == owner)
+    return conditions
+
+
 class Submissions(_Base):
     """What front ends (CLI, bot, API) do with jobs."""
 
@@ -78,17 +86,17 @@ class Submissions(_Base):
                 ).scalar_one()
         return self.get(job_id)
 
-    def get(self, job_id: str) -> Job:
-        """Return the job; raise JobNotFound if there is none with that id."""
-        job = self.find(job_id)
+    def get(self, job_id: str, *, owner: str | None = None) -> Job:
+        """Return the job; raise JobNotFound if there is none with that id (and ``owner``)."""
+        job = self.find(job_id, owner=owner)
         if job is None:
             raise JobNotFound(f"no job with id {job_id!r}")
         return job
 
-    def find(self, job_id: str) -> Job | None:
-        """Return the job, or None."""
+    def find(self, job_id: str, *, owner: str | None = None) -> Job | None:
+        """Return the job, or None; with ``owner``, only if that owner submitted it."""
         with self._read() as conn:
-            row = conn.execute(sa.select(J).where(J.c.id == job_id)).mappings().first()
+            row = conn.execute(sa.select(J).where(*_one(job_id, owner))).mappings().first()
         return None if row is None else job_from_row(row)
 
     def find_by_dedupe_key(self, key: str) -> Job | None:
@@ -159,8 +167,10 @@ class Submissions(_Base):
         """Where a queued job stands and how long until it starts (0 if it is not queued)."""
         return self.get_with_position(job_id)[1]
 
-    def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
-        """The job and its queue position, read together in one transaction."""
+    def get_with_position(
+        self, job_id: str, *, owner: str | None = None
+    ) -> tuple[Job, QueuePosition]:
+        """The job (only ``owner``'s, if given) and its queue position, read in one transaction."""
         workers = schema.workers
         live = (
             sa.select(sa.func.count())
@@ -170,7 +180,7 @@ class Submissions(_Base):
             .label("live_workers")
         )
         with self._read() as conn:
-            row = conn.execute(sa.select(J, live).where(J.c.id == job_id)).mappings().first()
+            row = conn.execute(sa.select(J, live).where(*_one(job_id, owner))).mappings().first()
             if row is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
             live_workers = int(row["live_workers"])
@@ -196,13 +206,19 @@ class Submissions(_Base):
         wait = (float(ahead_seconds) + float(running_seconds)) / max(1, live_workers)
         return job_from_row(row), QueuePosition(int(count) + 1, wait, live_workers)
 
-    def request_cancel(self, job_id: str) -> Job:
-        """Cancel a queued job at once; flag a running one for its worker; leave finished ones."""
+    def request_cancel(self, job_id: str, *, owner: str | None = None) -> Job:
+        """Cancel a queued job at once; flag a running one for its worker; leave finished ones.
+
+        With ``owner``, only that owner's job: another's raises JobNotFound and is untouched.
+        """
         now = self._clock()
+        mine = _one(job_id, owner)
         with self._write() as conn:
+            if owner is not None and conn.execute(sa.select(J.c.id).where(*mine)).first() is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
             conn.execute(
                 J.update()
-                .where(J.c.id == job_id, J.c.status == _QUEUED)
+                .where(*mine, J.c.status == _QUEUED)
                 .values(
                     status=JobStatus.CANCELED.value,
                     cancel_requested=True,
@@ -212,12 +228,12 @@ class Submissions(_Base):
             )
             conn.execute(
                 J.update()
-                .where(J.c.id == job_id, J.c.status == _RUNNING, J.c.cancel_requested.is_(False))
+                .where(*mine, J.c.status == _RUNNING, J.c.cancel_requested.is_(False))
                 .values(cancel_requested=True, updated_at=now)
             )
             wakeups.notify(conn, wakeups.CANCEL, job_id)
             wakeups.notify(conn, wakeups.CHANGED, job_id)
-        return self.get(job_id)
+        return self.get(job_id, owner=owner)
 
     def set_notify(self, job_id: str, notify: Mapping[str, Any]) -> None:
         """Replace the front end's notify data (e.g. after sending the status message)."""

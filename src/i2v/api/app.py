@@ -104,7 +104,7 @@ def create_app(store: JobStore, settings: Settings) -> FastAPI:
     install_openapi(app, requires_token=guard.requires_token)
     install_cors(app, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
-    app.add_middleware(OriginGuard, settings=settings, check_host=not guard.requires_token)
+    app.add_middleware(OriginGuard, settings=settings, enabled=not guard.requires_token)
     app.add_middleware(HeadAsGet)
     app.add_middleware(TrafficMiddleware, traffic=traffic)
     app.state.store = store

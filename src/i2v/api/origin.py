@@ -40,11 +40,15 @@ def host_name(host: str) -> str:
 
 
 class OriginGuard:
-    """ASGI middleware: refuse foreign Host headers (tokenless only) and foreign Origins."""
+    """ASGI middleware for a tokenless API: refuse foreign Host headers and foreign Origins.
 
-    def __init__(self, app: ASGIApp, settings: Settings, *, check_host: bool) -> None:
+    With tokens neither check runs: a browser never attaches a bearer token by itself,
+    so another site's page cannot act as the user, and a reverse proxy may rewrite Host.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings, *, enabled: bool) -> None:
         self.app = app
-        self.check_host = check_host
+        self.enabled = enabled
         self.hosts = (
             LOOPBACK_NAMES
             | {host_name(settings.api_host)}
@@ -54,7 +58,7 @@ class OriginGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 403."""
-        if scope["type"] == "http":
+        if scope["type"] == "http" and self.enabled:
             refusal = self._refusal(scope)
             if refusal is not None:
                 await problem_response(403, ProblemCode.FORBIDDEN, refusal)(scope, receive, send)
@@ -64,7 +68,7 @@ class OriginGuard:
     def _refusal(self, scope: Scope) -> str | None:
         headers = Headers(scope=scope)
         host = headers.get("host")
-        if self.check_host and host is not None and host_name(host) not in self.hosts:
+        if host is not None and host_name(host) not in self.hosts:
             return (
                 f"this API does not answer to the name {host_name(host)[:100]!r}; open it as "
                 "http://127.0.0.1 or add the name to I2V_API_ALLOWED_HOSTS"

@@ -58,7 +58,8 @@ def test_head_answers_wherever_get_does_with_headers_and_no_body(
 def test_head_on_a_live_event_stream_returns_at_once(
     store: JobStore, settings: Settings, photo_bytes: bytes
 ) -> None:
-    with live_server(create_app(store, settings)) as base, httpx.Client(base_url=base) as client:
+    app = create_app(store, settings)
+    with live_server(app) as base, httpx.Client(base_url=base) as client:
         job_id = client.post(
             "/v1/jobs", files={"photo": ("p.png", photo_bytes, "image/png")}
         ).json()["id"]
@@ -67,6 +68,9 @@ def test_head_on_a_live_event_stream_returns_at_once(
 
         assert head.status_code == 200
         assert head.headers["content-type"].startswith("text/event-stream")
+        assert head.headers["cache-control"] == "no-cache"
+        # A HEAD holds no stream open.
+        assert app.state.streams.open == 0
 
 
 def test_a_wrong_method_lists_every_method_the_address_takes(client: TestClient) -> None:

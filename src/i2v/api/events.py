@@ -21,13 +21,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from i2v.api.clients import Caller
 from i2v.api.feed import ChangeFeed
 from i2v.api.jobs import JobIdPath, checked_job_id, read_job_detail
+from i2v.api.methods import is_head
 from i2v.api.offload import Offload
 from i2v.api.problems import problem_responses
 from i2v.api.security import Guard
@@ -38,6 +39,8 @@ from i2v.store import JobStore
 #: Without any change, the stream re-reads its job this often (a safety net for a missed
 #: poll) and sends a comment line, so proxies and browsers keep the connection open.
 REFRESH_SECONDS = 5.0
+#: Headers of a stream: never cached, never buffered by a proxy.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 #: How long a browser waits before reconnecting a dropped stream.
 RETRY_MILLISECONDS = 2000
 
@@ -142,6 +145,7 @@ def build_events_router(
         },
     )
     async def follow_job(
+        request: Request,
         job_id: JobIdPath,
         last_event_id: Annotated[
             str | None,
@@ -156,13 +160,16 @@ def build_events_router(
         first = await offload.read(take_snapshot, store, job_id, caller.scope)
         if first.status.is_terminal and first.id == last_event_id:
             return Response(status_code=204)
+        if is_head(request):
+            # The headers a stream would start with, without holding a stream open.
+            return Response(media_type="text/event-stream", headers=STREAM_HEADERS)
         slot = slots.take(caller.rate_key)
         # The stream frees its slot when it ends; the background task frees it too when
         # the client leaves before the stream ever started (release is idempotent).
         return StreamingResponse(
             job_events(store, feed, offload, first, last_event_id, slot),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers=STREAM_HEADERS,
             background=BackgroundTask(slot.release),
         )
 

@@ -18,6 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from i2v.api.problems import ProblemCode, problem_response
 
+#: Set in the scope of a HEAD served as GET, for a route that can answer it more cheaply.
+HEAD_FLAG = "i2v.head"
+
+
+def is_head(request: Request) -> bool:
+    """True when the request is a HEAD being served as a GET."""
+    return bool(request.scope.get(HEAD_FLAG))
+
 
 class _HeadDone(Exception):
     """The headers of a HEAD answer are sent; the GET behind it may stop."""
@@ -50,6 +58,7 @@ class HeadAsGet:
         try:
             # In place, so the outer middleware (metrics) sees the route the GET matched.
             scope["method"] = "GET"
+            scope[HEAD_FLAG] = True
             await self.app(scope, receive, headers_only)
         except Exception as exc:
             if not _only_head_done(exc):

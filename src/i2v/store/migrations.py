@@ -19,6 +19,8 @@ Step = Callable[[sa.Connection], None]
 
 #: Columns of ``jobs`` that later steps add; step 1 creates the table without them.
 _JOBS_COLUMNS_ADDED_LATER = ("warnings", "delivery_holder", "delivery_until", "model")
+#: Indexes of ``jobs`` that later steps add.
+_JOBS_INDEXES_ADDED_LATER = ("ix_jobs_owner_seq",)
 
 
 def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
@@ -30,7 +32,8 @@ def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
         *(c._copy() for c in schema.jobs.columns if c.name not in _JOBS_COLUMNS_ADDED_LATER),
     )
     for index in schema.jobs.indexes:
-        sa.Index(index.name, *(jobs.c[c.name] for c in index.columns))
+        if index.name not in _JOBS_INDEXES_ADDED_LATER:
+            sa.Index(index.name, *(jobs.c[c.name] for c in index.columns))
     for table in (schema.media, schema.media_chunks, schema.workers):
         table.to_metadata(first)
     first.create_all(conn)
@@ -58,10 +61,17 @@ def _step_3_delivery_lease_and_model(conn: sa.Connection) -> None:
     conn.execute(jobs.update().values(model=jobs.c.spec["model"].as_string()))
 
 
+def _step_4_index_jobs_by_owner(conn: sa.Connection) -> None:
+    """An index for each client's own jobs, newest first (API clients see only their own)."""
+    [index] = [i for i in schema.jobs.indexes if i.name == "ix_jobs_owner_seq"]
+    index.create(conn, checkfirst=True)
+
+
 STEPS: tuple[Step, ...] = (
     _step_1_jobs_media_workers,
     _step_2_timings_settings_warnings,
     _step_3_delivery_lease_and_model,
+    _step_4_index_jobs_by_owner,
 )
 HEAD = len(STEPS)
 

@@ -252,6 +252,14 @@ def test_the_openapi_document_tells_the_truth(client: TestClient) -> None:
     assert "HTTPValidationError" not in str(doc)
 
 
-def test_there_is_no_docs_page_that_would_load_scripts_from_a_cdn(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 404
-    assert client.get("/openapi.json").status_code == 200
+def test_the_docs_page_works_offline_from_the_packaged_swagger_ui(client: TestClient) -> None:
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    assert "http" not in page.text  # nothing from a CDN
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    script = client.get("/docs/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.text
+    assert client.get("/docs/swagger-ui.css").status_code == 200
+    assert "/openapi.json" in client.get("/docs/init.js").text

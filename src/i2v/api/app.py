@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from i2v import __version__
+from i2v.api.docs import build_docs_router
 from i2v.api.events import build_events_router
 from i2v.api.feed import ChangeFeed
 from i2v.api.health import build_health_router
@@ -57,7 +58,7 @@ def create_app(store: JobStore, settings: Settings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        # Swagger UI would load its script from a CDN; the page works offline, so no /docs.
+        # FastAPI's /docs loads Swagger UI from a CDN; ours serves it from a package (docs.py).
         docs_url=None,
         redoc_url=None,
         openapi_tags=[
@@ -82,6 +83,9 @@ def create_app(store: JobStore, settings: Settings) -> FastAPI:
     app.include_router(build_media_router(store, guard))
     app.include_router(build_health_router(store, guard))
     app.include_router(build_web_router())
+    docs = build_docs_router()
+    if docs is not None:
+        app.include_router(docs)
     registry = build_registry(store)
     traffic = Traffic(registry, lambda: slots.open)
 

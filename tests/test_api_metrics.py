@@ -155,6 +155,7 @@ def test_http_requests_are_counted_by_route_and_status_with_latency_and_429s(
         client.get("/v1/jobs")
         client.get("/v1/jobs")  # over the burst: 429
         client.get("/no/such/page")
+        client.request("BREW", "/v1/jobs")
 
         samples = scrape(client)
 
@@ -166,8 +167,11 @@ def test_http_requests_are_counted_by_route_and_status_with_latency_and_429s(
     assert count("/v1/jobs", "200") == 1
     assert count("/v1/jobs", "429") == 1
     assert count("unmatched", "404") == 1
+    # A made-up method is counted, but never becomes a label value of its own.
+    brew = (("method", "other"), ("route", "/v1/jobs"), ("status", "405"))
+    assert samples[("i2v_http_requests_total", brew)] == 1
     assert samples[("i2v_http_rate_limited_total", (("route", "/v1/jobs"),))] == 1
-    assert samples[("i2v_http_request_duration_seconds_count", (("route", "/v1/jobs"),))] == 2
+    assert samples[("i2v_http_request_duration_seconds_count", (("route", "/v1/jobs"),))] == 3
     assert samples[("i2v_http_open_streams", ())] == 0
     # The standard process metrics come along (on Linux, where /proc tells them).
     if sys.platform.startswith("linux"):

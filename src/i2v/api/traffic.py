@@ -15,6 +15,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: Methods counted by name; any other (clients may send anything) counts as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: Seconds: from a cached page to a large upload; event streams land in +Inf.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -79,14 +81,24 @@ class TrafficMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        answered = False
+
+        def record(status: int) -> None:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.traffic.record(method, route, status, time.perf_counter() - started)
 
         async def observed(message: Message) -> None:
-            nonlocal status
+            nonlocal answered
             if message["type"] == "http.response.start":
-                status = int(message["status"])
-                route = getattr(scope.get("route"), "path", None) or "unmatched"
-                self.traffic.record(scope["method"], route, status, time.perf_counter() - started)
+                answered = True
+                record(int(message["status"]))
             await send(message)
 
-        await self.app(scope, receive, observed)
+        try:
+            await self.app(scope, receive, observed)
+        except Exception:
+            # The server's last-resort handler, outside this middleware, answers 500.
+            if not answered:
+                record(500)
+            raise

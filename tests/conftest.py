@@ -34,8 +34,12 @@ def photo_bytes() -> bytes:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings with the data folder in a temp folder."""
-    return Settings(data_dir=tmp_path / "data")
+    """Settings with the data folder in a temp folder.
+
+    FastAPI's TestClient sends ``Host: testserver``; a tokenless API answers only names
+    it knows, so the tests name that one as a real deployment would name its own.
+    """
+    return Settings(data_dir=tmp_path / "data", api_allowed_hosts=["testserver"])
 
 
 @pytest.fixture

@@ -138,6 +138,22 @@ def test_a_signed_link_streams_the_video_with_range_without_the_token(
     assert forged.status_code == 401
 
 
+def test_a_link_signed_by_one_api_process_opens_in_another_with_the_same_tokens(
+    store: JobStore, settings: Settings
+) -> None:
+    # i2v api --workers 2: the page may ask one process for the link and stream from the other.
+    job_id = _finished_job(store)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with _client(store, settings, api_token=TOKEN) as first:
+        url = first.get(f"/v1/jobs/{job_id}/video/link", headers=auth).json()["url"]
+    with _client(store, settings, api_token=TOKEN) as second:
+        same_tokens = second.get(url)
+    with _client(store, settings, api_token=TOKEN + "-rotated") as rotated:
+        after_rotation = rotated.get(url)
+    assert same_tokens.status_code == 200 and same_tokens.content == VIDEO
+    assert after_rotation.status_code == 401
+
+
 def test_an_expired_link_is_refused() -> None:
     now = [1_000_000.0]
     signer = LinkSigner(b"k" * 32, clock=lambda: now[0])

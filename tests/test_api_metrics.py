@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from i2v.api import create_app
 from i2v.config import Settings
@@ -139,3 +141,59 @@ def test_each_finished_job_is_counted_once_across_scrapes(
     assert samples[("i2v_job_stalls_total", ())] == 1
     assert samples[("i2v_job_timeouts_total", ())] == 0
     assert samples[("i2v_stage_duration_seconds_count", (("stage", "running"),))] == 2
+
+
+def test_http_requests_are_counted_by_route_and_status_with_latency_and_429s(
+    store: JobStore, settings: Settings
+) -> None:
+    limited = settings.model_copy(
+        update={"api_rate_limit_per_second": 0.01, "api_rate_limit_burst": 3}
+    )
+    with TestClient(create_app(store, limited)) as client:
+        client.get("/v1/jobs/abc")
+        client.get("/v1/jobs/zzz")
+        client.get("/v1/jobs")
+        client.get("/v1/jobs")  # over the burst: 429
+        client.get("/no/such/page")
+        client.request("BREW", "/v1/jobs")
+
+        samples = scrape(client)
+
+    def count(route: str, status: str) -> float:
+        key = (("method", "GET"), ("route", route), ("status", status))
+        return samples.get(("i2v_http_requests_total", key), 0)
+
+    assert count("/v1/jobs/{job_id}", "404") == 2
+    assert count("/v1/jobs", "200") == 1
+    assert count("/v1/jobs", "429") == 1
+    assert count("unmatched", "404") == 1
+    # A made-up method is counted, but never becomes a label value of its own.
+    brew = (("method", "other"), ("route", "/v1/jobs"), ("status", "405"))
+    assert samples[("i2v_http_requests_total", brew)] == 1
+    assert samples[("i2v_http_rate_limited_total", (("route", "/v1/jobs"),))] == 1
+    assert samples[("i2v_http_request_duration_seconds_count", (("route", "/v1/jobs"),))] == 3
+    assert samples[("i2v_http_open_streams", ())] == 0
+    # The standard process metrics come along (on Linux, where /proc tells them).
+    if sys.platform.startswith("linux"):
+        assert samples[("process_resident_memory_bytes", ())] > 0
+
+
+def test_a_read_only_metrics_token_scrapes_without_a_rate_limit_and_nothing_else(
+    store: JobStore, settings: Settings
+) -> None:
+    scraper = "scrape-token-0123456789abcdefghijklmn"
+    configured = settings.model_copy(
+        update={
+            "api_token": SecretStr("api-token-0123456789abcdefghijklmnopq"),
+            "api_metrics_token": SecretStr(scraper),
+            "api_rate_limit_per_second": 0.01,
+            "api_rate_limit_burst": 3,
+        }
+    )
+    with TestClient(create_app(store, configured)) as client:
+        auth = {"Authorization": f"Bearer {scraper}"}
+        answers = [client.get("/metrics", headers=auth).status_code for _ in range(5)]
+
+        assert answers == [200] * 5
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/v1/jobs", headers=auth).status_code == 401

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from bot_harness import ALICE, BORIS, BotThread
 from fake_bot_api import FakeBotApi, FakeUser
-from i2v.jobs import JobStatus, Stage, WorkerInfo, WorkerState
+from i2v.jobs import JobSpec, JobStatus, Stage, WorkerInfo, WorkerState
 from i2v.store import JobStore
 from i2v.worker import Worker
 
@@ -237,3 +237,50 @@ def test_workers_and_gpu_are_for_admins_only(
     assert answers
     assert any("gpu-box-1 @ gpu-box: busy, job abc [ltx-video]" in t for t in texts), texts
     assert any("RTX 4090, use 97%, VRAM 18.0/24.0 GB, 71°C" in t for t in texts), texts
+
+
+def test_a_forged_cancel_callback_naming_another_users_job_cancels_nothing(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    start_bot()
+    api.send_photo(ALICE, photo_bytes)
+    api.wait_for(bot_store.list_jobs, timeout=10, what="Alice's job")
+    [job] = bot_store.list_jobs()
+    mallory = FakeUser(ALICE.id + 7)
+    api.send_text(mallory, "/start")
+    own_message = api.wait_for(lambda: api.messages(mallory.id), timeout=10, what="help")[0]
+    # A client may send any callback data under any message of its own chat.
+    api.press(mallory, own_message.message_id, f"cancel:{job.id}")
+    api.wait_for(lambda: api.calls("answerCallbackQuery"), timeout=10, what="an answer")
+
+    assert api.calls("answerCallbackQuery")[0].params["text"] == "This is not your video."
+    assert api.calls("answerCallbackQuery")[0].params["show_alert"] == "true"
+    assert bot_store.get(job.id).status is JobStatus.QUEUED
+    assert not bot_store.get(job.id).cancel_requested
+
+
+def test_an_admins_queue_lists_every_job_in_the_making_and_a_users_only_their_own(
+    api: FakeBotApi, start_bot: Callable[..., BotThread], bot_store: JobStore, photo_bytes: bytes
+) -> None:
+    api_job = bot_store.submit(JobSpec(source="api", owner="api:ci"), photo_bytes)
+    start_bot(telegram_admins=[ALICE.id])
+    api.send_photo(BORIS, photo_bytes)
+    api.wait_for(lambda: len(bot_store.list_jobs()) == 2, timeout=10, what="Boris's job")
+    [boris_job] = bot_store.list_jobs(source="telegram")
+    api.send_text(ALICE, "/queue")
+    api.send_text(BORIS, "/queue")
+
+    admin = api.wait_for(
+        lambda: [m for m in api.messages(ALICE.id) if api_job.id in str(m.text)],
+        timeout=10,
+        what="the admin's /queue",
+    )[0]
+    user = api.wait_for(
+        lambda: [m for m in api.messages(BORIS.id) if "Ожидают" in str(m.text)],
+        timeout=10,
+        what="the user's /queue",
+    )[0]
+    assert boris_job.id in str(admin.text)
+    assert "api api:ci" in str(admin.text)
+    assert boris_job.id in str(user.text)
+    assert api_job.id not in str(user.text)

@@ -305,3 +305,18 @@ def test_a_job_that_succeeds_on_a_retry_shows_no_earlier_error(store: JobStore) 
     assert lease is not None
     done = store.succeed(job.id, lease.token, result={}, video=b"mp4")
     assert (done.error_code, done.error_message) == (None, None)
+
+
+def test_reads_and_cancels_with_an_owner_touch_only_that_owners_job(store: JobStore) -> None:
+    job = store.submit(JobSpec(source="api", owner="api:boris"), b"photo")
+
+    assert store.find(job.id, owner="api:alice") is None
+    with pytest.raises(JobNotFound):
+        store.get_with_position(job.id, owner="api:alice")
+    with pytest.raises(JobNotFound):
+        store.request_cancel(job.id, owner="api:alice")
+    assert store.get(job.id).status is JobStatus.QUEUED
+    assert store.get(job.id, owner="api:boris").id == job.id
+    assert store.request_cancel(job.id, owner="api:boris").status is JobStatus.CANCELED
+    assert store.list_jobs(owner="api:alice") == []
+    assert store.count_jobs(statuses=set(JobStatus), owner="api:boris") == 1

@@ -16,8 +16,26 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+from i2v.config import Settings
+
 #: How long a link works; the page asks for a fresh one every time it shows a job.
 LINK_SECONDS = 3600
+
+
+def link_secret(settings: Settings) -> bytes | None:
+    """A signing key every API process of this configuration shares, or None without tokens.
+
+    ``i2v api --workers N`` runs N processes: a link one of them signs must open in another,
+    so the key comes from the client tokens they all read (changing a token retires the
+    links). Without tokens the media routes need no link, and a per-process key will do.
+    """
+    tokens = [s.get_secret_value() for s in settings.api_tokens.values()]
+    if settings.api_token is not None:
+        tokens.append(settings.api_token.get_secret_value())
+    if not tokens:
+        return None
+    material = "\n".join(sorted(tokens)).encode()
+    return hmac.new(material, b"i2v signed media links v1", hashlib.sha256).digest()
 
 
 class LinkSigner:
@@ -26,7 +44,7 @@ class LinkSigner:
     def __init__(
         self, secret: bytes | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
-        # A fresh secret per process: a restart only makes old links expire early.
+        # Without a shared secret, a fresh one per process: a restart only ends old links early.
         self._secret = secret or secrets.token_bytes(32)
         self._clock = clock
 

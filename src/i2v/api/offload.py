@@ -10,7 +10,9 @@ up to 100 ms between tries while the lock sits free. Each lane here has its own 
 * reads: as many threads as the store keeps pooled connections;
 * writes: one at a time on SQLite, where writers take turns anyway, so the next one
   starts the moment the last commits; as many as reads on PostgreSQL;
-* photo checks: one per core, since Pillow decodes without holding the GIL.
+* photo checks: I2V_API_PHOTO_CHECKS at once (2 by default): a check of a huge photo
+  holds its decoded pixels (147 MB for 7000x7000), so this lane bounds the API's peak
+  memory; after each check the freed pixels go back to the system (:mod:`i2v.api.heap`).
 
 A task waiting for its lane waits on the event loop and holds no thread.
 """
@@ -25,6 +27,8 @@ from typing import TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
+
+from i2v.api.heap import give_back_freed_memory
 
 T = TypeVar("T")
 
@@ -64,8 +68,15 @@ class Offload:
         return await anyio.to_thread.run_sync(call, *args, limiter=self._current().writes)
 
     async def image(self, call: Callable[..., T], *args: object) -> T:
-        """Run image work (decoding a photo) in a thread, one per core."""
-        return await anyio.to_thread.run_sync(call, *args, limiter=self._current().images)
+        """Run image work (decoding a photo) in a thread, then give the pixels' memory back."""
+
+        def run_and_trim() -> T:
+            try:
+                return call(*args)
+            finally:
+                give_back_freed_memory()
+
+        return await anyio.to_thread.run_sync(run_and_trim, limiter=self._current().images)
 
     def _current(self) -> _Lanes:
         # Limiters belong to one event loop; tests start a loop per client, so make new ones.

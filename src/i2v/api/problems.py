@@ -40,14 +40,19 @@ class ProblemCode(str, enum.Enum):
 
     INVALID_INPUT = ErrorCode.INVALID_INPUT.value
     INTERNAL = ErrorCode.INTERNAL.value
+    BAD_REQUEST = "bad_request"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     JOB_NOT_FOUND = "job_not_found"
     MEDIA_NOT_FOUND = "media_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    JOB_FINISHED = "job_finished"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_STREAMS = "too_many_streams"
     STORE_UNAVAILABLE = "store_unavailable"
 
 
@@ -55,26 +60,41 @@ class ProblemCode(str, enum.Enum):
 TITLES = {
     ProblemCode.INVALID_INPUT: "The request has an unusable photo or option",
     ProblemCode.INTERNAL: "Something went wrong inside the server",
+    ProblemCode.BAD_REQUEST: "The request could not be read",
     ProblemCode.UNAUTHORIZED: "A valid API token is required",
+    ProblemCode.FORBIDDEN: "This request is not allowed",
     ProblemCode.NOT_FOUND: "There is nothing at this address",
     ProblemCode.JOB_NOT_FOUND: "No such job",
     ProblemCode.MEDIA_NOT_FOUND: "The job has no such file",
     ProblemCode.METHOD_NOT_ALLOWED: "This address does not accept that method",
+    ProblemCode.JOB_FINISHED: "The job has already finished",
+    ProblemCode.IDEMPOTENCY_KEY_REUSED: "This Idempotency-Key was used for another request",
     ProblemCode.PAYLOAD_TOO_LARGE: "The request body is too large",
     ProblemCode.RANGE_NOT_SATISFIABLE: "The requested byte range is outside the file",
     ProblemCode.RATE_LIMITED: "Too many requests",
+    ProblemCode.TOO_MANY_STREAMS: "Too many live event streams are open",
     ProblemCode.STORE_UNAVAILABLE: "The job database cannot be reached",
 }
 
 _BY_STATUS = {
+    400: ProblemCode.BAD_REQUEST,
     401: ProblemCode.UNAUTHORIZED,
+    403: ProblemCode.FORBIDDEN,
     404: ProblemCode.NOT_FOUND,
     405: ProblemCode.METHOD_NOT_ALLOWED,
+    409: ProblemCode.JOB_FINISHED,
     413: ProblemCode.PAYLOAD_TOO_LARGE,
     416: ProblemCode.RANGE_NOT_SATISFIABLE,
     422: ProblemCode.INVALID_INPUT,
     429: ProblemCode.RATE_LIMITED,
 }
+
+
+#: The detail of a 400: the body is not the form the route takes.
+UNREADABLE_BODY = (
+    "the request body could not be read; send multipart/form-data with the photo "
+    "in a field named 'photo'"
+)
 
 
 class Problem(BaseModel):
@@ -193,6 +213,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = _BY_STATUS.get(exc.status_code, ProblemCode.INTERNAL)
         detail = exc.detail if isinstance(exc.detail, str) else TITLES[code]
+        if exc.status_code == 400:
+            # FastAPI's own words for a body it could not parse; say what to send instead.
+            detail = UNREADABLE_BODY
         return problem_response(exc.status_code, code, detail, headers=exc.headers)
 
     async def on_i2v(_: Request, exc: Exception) -> JSONResponse:

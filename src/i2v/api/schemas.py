@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from i2v import messages
 from i2v.api import language
+from i2v.api.clients import shown_owner
 from i2v.jobs import (
     Job,
     JobSpec,
@@ -38,7 +39,9 @@ class SpecOut(BaseModel):
     engine: str | None
     model: str | None
     source: str
-    owner: str | None
+    owner: str | None = Field(
+        description="Who submitted it: an API client's name, telegram:<user id>, or cli."
+    )
     dedupe_key: str | None
     priority: int
     image_name: str
@@ -137,6 +140,7 @@ class JobOut(BaseModel):
         A failure is told in the request's language; only ``admin`` sees its detail.
         """
         data = job.to_dict(admin=admin)
+        data["spec"]["owner"] = shown_owner(job.spec.owner, job.spec.source)
         if data["error"] is not None:
             data["error"]["message"] = messages.job_failure_of(job, language.current())
         base = f"/v1/jobs/{job.id}"

@@ -1,14 +1,14 @@
-"""The API's guards: bearer token, request body limit, per-client rate limit and CORS.
+"""The API's guards: bearer tokens, request body limit, per-client rate limit and CORS.
 
-The token is compared in constant time and never logged. Rate limits are token
-buckets kept in this process: one per token, or per client address when the
+Tokens are compared in constant time and never logged. Rate limits are token
+buckets kept in this process: one per client, or per client address when the
 API runs without a token (loopback only). Failed logins draw from the caller's
-address bucket, so guessing tokens is slow as well as hopeless.
+address bucket and grow that address's wait (:mod:`i2v.api.throttle`), so
+guessing tokens is slow as well as hopeless.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import threading
@@ -21,7 +21,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from i2v.api.clients import Caller, ClientTable
 from i2v.api.problems import ProblemCode, ProblemError, problem_response
+from i2v.api.throttle import LoginThrottle
 from i2v.config import Settings
 
 #: Buckets beyond this many are pruned (full ones first), so a flood of addresses cannot grow memory.
@@ -82,40 +84,58 @@ class RateLimiter:
 class Guard:
     """Checks every API request's token and rate; use :meth:`__call__` as a dependency."""
 
-    def __init__(self, settings: Settings, limiter: RateLimiter | None = None) -> None:
-        token = settings.api_token.get_secret_value() if settings.api_token else ""
-        self._token = token.encode() or None
-        # Buckets are keyed by a digest of the token, so the token itself is never kept twice.
-        self._token_key = (
-            "token:" + hashlib.sha256(self._token).hexdigest()[:16] if self._token else ""
-        )
+    def __init__(
+        self,
+        settings: Settings,
+        limiter: RateLimiter | None = None,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
+        self.clients = ClientTable(settings)
         self.limiter = limiter or RateLimiter(
             settings.api_rate_limit_per_second, settings.api_rate_limit_burst
         )
+        self.throttle = throttle or LoginThrottle()
 
     @property
     def requires_token(self) -> bool:
-        """True when requests must carry the bearer token."""
-        return self._token is not None
+        """True when requests must carry a bearer token."""
+        return not self.clients.is_empty
 
-    async def __call__(self, request: Request) -> str:
-        """Admit the request or raise a 401/429 problem; return the caller's identity."""
-        address = "addr:" + (request.client.host if request.client else "unknown")
-        if self._token is None:
-            self._check_rate(address)
-            return address
+    async def __call__(self, request: Request) -> Caller:
+        """Admit the request or raise a 401/429 problem; return the caller."""
+        address = request.client.host if request.client else "unknown"
+        if self.clients.is_empty:
+            caller = ClientTable.local(address)
+            self._check_rate(caller.rate_key)
+            return caller
+        return self.admit(request, address)
+
+    def admit(self, request: Request, address: str) -> Caller:
+        """Find the caller by its token; count and slow down wrong tokens from ``address``."""
+        waited = self.throttle.wait_seconds(address)
+        if waited > 0:
+            raise ProblemError(
+                429,
+                ProblemCode.RATE_LIMITED,
+                f"too many wrong API tokens from your address; retry in {math.ceil(waited)} s",
+                headers={"Retry-After": str(max(1, math.ceil(waited)))},
+            )
         presented = _bearer(request.headers.get("authorization", ""))
-        # compare_digest takes time independent of where the bytes differ.
-        if presented is None or not hmac.compare_digest(presented.encode(), self._token):
-            self._check_rate(address)
+        caller = None if presented is None else self.clients.identify(presented)
+        if caller is None:
+            if presented is not None:
+                self.throttle.failed(address)
+            self._check_rate("addr:" + address)
             raise ProblemError(
                 401,
                 ProblemCode.UNAUTHORIZED,
-                "send the API token as 'Authorization: Bearer <token>' (I2V_API_TOKEN)",
+                "send your API token as 'Authorization: Bearer <token>' "
+                "(I2V_API_TOKENS or I2V_API_TOKEN)",
                 headers={"WWW-Authenticate": 'Bearer realm="i2v"'},
             )
-        self._check_rate(self._token_key)
-        return self._token_key
+        self.throttle.succeeded(address)
+        self._check_rate(caller.rate_key)
+        return caller
 
     def _check_rate(self, key: str) -> None:
         wait = self.limiter.take(key)
@@ -127,6 +147,32 @@ class Guard:
                 f"(bursts of {self.limiter.burst}); retry in {wait:.1f} s",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
+
+
+class MetricsGuard:
+    """Who may scrape /metrics: the read-only metrics token, any API client, or (tokenless) anyone.
+
+    The metrics token and tokenless loopback scrapes are never rate limited: a
+    scraper polling every few seconds must not eat the page's budget or be refused.
+    """
+
+    def __init__(self, settings: Settings, guard: Guard) -> None:
+        token = settings.api_metrics_token
+        self._token = token.get_secret_value().encode() if token is not None else None
+        self._guard = guard
+
+    async def __call__(self, request: Request) -> None:
+        """Admit a scrape or raise a 401/429 problem."""
+        presented = _bearer(request.headers.get("authorization", ""))
+        if (
+            self._token is not None
+            and presented is not None
+            and hmac.compare_digest(presented.encode(), self._token)
+        ):
+            return
+        if not self._guard.requires_token:
+            return
+        await self._guard(request)
 
 
 def _bearer(header: str) -> str | None:

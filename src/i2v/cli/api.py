@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from typing import TYPE_CHECKING
 
 import typer
@@ -28,15 +29,30 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: Shortest token accepted when the API listens beyond loopback.
+MIN_TOKEN_CHARS = 32
+
+
 def check_exposure(settings: Settings, host: str) -> None:
-    """Refuse to serve beyond loopback without a token: anyone on the network could use the GPU."""
-    has_token = settings.api_token is not None and bool(settings.api_token.get_secret_value())
-    if not is_loopback(host) and not has_token:
+    """Refuse to serve beyond loopback without tokens, or with short ones anyone could guess."""
+    tokens = {name: secret.get_secret_value() for name, secret in settings.api_tokens.items()}
+    if settings.api_token is not None:
+        tokens["I2V_API_TOKEN"] = settings.api_token.get_secret_value()
+    if is_loopback(host):
+        return
+    hint = "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    if not tokens:
         raise ConfigError(
             f"refusing to serve the API on {host} without a token: anyone who can reach this "
-            "address could submit jobs and read every video. Set I2V_API_TOKEN to a long random "
-            "secret (python -c 'import secrets; print(secrets.token_urlsafe(32))'), or listen "
-            "on 127.0.0.1"
+            "address could submit jobs and read every video. Set I2V_API_TOKENS (name:token "
+            f"pairs) or I2V_API_TOKEN to a long random secret {hint}, or listen on 127.0.0.1"
+        )
+    short = sorted(name for name, token in tokens.items() if len(token) < MIN_TOKEN_CHARS)
+    if short:
+        raise ConfigError(
+            f"refusing to serve the API on {host} with a token shorter than {MIN_TOKEN_CHARS} "
+            f"characters ({', '.join(short)}): a short token can be guessed. Use a long random "
+            f"secret {hint}, or listen on 127.0.0.1"
         )
 
 
@@ -72,7 +88,10 @@ def api(
     host = host or settings.api_host
     port = port or settings.api_port
     check_exposure(settings, host)
-    auth = "bearer token required" if settings.api_token else "no token (loopback only)"
+    # The Host check of a tokenless API allows the address it really listens on.
+    settings = settings.model_copy(update={"api_host": host})
+    tokened = settings.api_token is not None or bool(settings.api_tokens)
+    auth = "bearer token required" if tokened else "no token (loopback only)"
     log.info("serving the i2v API on http://%s:%s (%s, %d process(es))", host, port, auth, workers)
     # log_config=None keeps the logging the CLI configured; uvicorn's access lines carry
     # the path only, never headers, so the token cannot reach a log.
@@ -83,6 +102,8 @@ def api(
     # Python runs one thread at a time per process; more processes use more cores. Open
     # (and migrate) the store here once, so the processes never race to migrate it.
     context.store.close()
+    # The server processes read the environment; tell them the address really listened on.
+    os.environ["I2V_API_HOST"] = host
     uvicorn.run(
         f"{__name__}:{build_worker_app.__name__}",
         factory=True,

@@ -16,6 +16,9 @@ def _shown(value: Any) -> Any:
         return MASK if value.get_secret_value() else ""
     if hasattr(value, "value"):
         return value.value
+    if isinstance(value, dict):
+        # Named tokens: the names show, the tokens never do.
+        return ",".join(f"{name}:{_shown(secret)}" for name, secret in value.items())
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     if isinstance(value, (int, float, bool)) or value is None:

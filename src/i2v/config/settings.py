@@ -40,6 +40,39 @@ def _split_ids(value: object) -> object:
     return value
 
 
+#: Settings whose values are secrets: never echoed in an error message.
+SECRET_SETTINGS = frozenset(
+    {"telegram_token", "telegram_webhook_secret", "api_token", "api_tokens", "api_metrics_token"}
+)
+#: The client name I2V_API_TOKEN stands for; it is an admin.
+LEGACY_CLIENT = "admin"
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _client_tokens(value: object) -> object:
+    """Parse ``"alice:<token>,ci:<token>"`` into names and tokens; refuse what cannot work."""
+    if not isinstance(value, str):
+        return value
+    clients: dict[str, str] = {}
+    for part in value.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        name, colon, token = part.strip().partition(":")
+        if not colon or not _CLIENT_NAME.fullmatch(name):
+            raise ValueError(
+                "write each client as name:token, the name in letters, digits, '.', '_' or '-' "
+                f"(got a part starting {name[:12]!r})"
+            )
+        if not token.strip():
+            raise ValueError(f"the token of {name!r} is empty or only spaces")
+        if name in clients:
+            raise ValueError(f"the client {name!r} is named twice")
+        if token in clients.values():
+            raise ValueError(f"the client {name!r} has the same token as another client")
+        clients[name] = token
+    return clients
+
+
 class Settings(BaseSettings):
     """All i2v settings. Each field is the environment variable ``I2V_<NAME>``."""
 
@@ -231,7 +264,42 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the HTTP API.")
     api_token: SecretStr | None = Field(
-        default=None, description="Bearer token the HTTP API requires. Required off loopback."
+        default=None,
+        description="Bearer token of the API's admin client (named admin). Required off "
+        "loopback, unless I2V_API_TOKENS names clients; at least 32 characters there.",
+    )
+    api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        description="Named API clients as name:token pairs (comma-separated), e.g. "
+        "alice:<token>,ci:<token>. Each client sees and cancels only its own jobs.",
+    )
+    api_admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Names from I2V_API_TOKENS that are admins: they see and cancel every job "
+        "(the bot's and the CLI's too). I2V_API_TOKEN is always an admin.",
+    )
+    api_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra names the API answers to without a token (the Host header), besides "
+        "the address it listens on, localhost, 127.0.0.1 and ::1. Guards against DNS rebinding.",
+    )
+    api_metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A read-only token that may scrape /metrics and nothing else, never rate "
+        "limited. Empty: /metrics takes the API tokens (and needs none on loopback).",
+    )
+    api_photo_checks: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Photos the API decodes and checks at once; more uploads wait their turn, "
+        "so a burst of huge photos cannot take all memory.",
+    )
+    api_max_streams: int = Field(
+        default=200, ge=1, description="Live event streams (SSE) the API keeps open in total."
+    )
+    api_max_streams_per_client: int = Field(
+        default=8, ge=1, description="Live event streams (SSE) one API client may keep open."
     )
     api_max_body_bytes: int = Field(
         default=25 * 1024 * 1024,
@@ -258,10 +326,24 @@ class Settings(BaseSettings):
     def _parse_ids(cls, value: object) -> object:
         return _split_ids(value)
 
-    @field_validator("api_cors_origins", mode="before")
+    @field_validator("api_cors_origins", "api_admins", "api_allowed_hosts", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("api_token", "api_metrics_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if not value.get_secret_value().strip():
+            raise ValueError("is only spaces; set a long random secret or leave it empty")
+        return value
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _parse_tokens(cls, value: object) -> object:
+        return _client_tokens(value)
 
     @field_validator("telegram_models", mode="before")
     @classmethod
@@ -292,6 +374,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "I2V_MAX_JOB_SECONDS must be at least I2V_MIN_JOB_SECONDS "
                 f"(max {self.max_job_seconds:g}, min {self.min_job_seconds:g})"
+            )
+        unknown = sorted(set(self.api_admins) - set(self.api_tokens) - {LEGACY_CLIENT})
+        if unknown:
+            raise ValueError(
+                f"I2V_API_ADMINS names {', '.join(unknown)}, which I2V_API_TOKENS does not define"
+            )
+        if self.api_token is not None and LEGACY_CLIENT in self.api_tokens:
+            raise ValueError(
+                f"I2V_API_TOKEN is the client named {LEGACY_CLIENT!r}; "
+                "I2V_API_TOKENS may not define that name too"
             )
         return self
 
@@ -331,7 +423,13 @@ def describe_validation_error(exc: ValidationError) -> str:
         if loc:
             name = ENV_PREFIX + loc[0].upper()
             got = error.get("input")
-            shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)[:60]!r})"
+            # A secret's value never reaches a message, however wrong it is.
+            secret = loc[0] in SECRET_SETTINGS
+            shown = (
+                ""
+                if secret or isinstance(got, dict) or got is None
+                else f" (got {str(got)[:60]!r})"
+            )
             parts.append(f"{name}: {message}{shown}")
         else:
             parts.append(message)

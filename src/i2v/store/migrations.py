@@ -27,6 +27,8 @@ _JOBS_COLUMNS_ADDED_LATER = (
 )
 #: Columns of ``workers`` that later steps add.
 _WORKERS_COLUMNS_ADDED_LATER = ("memory_plan", "serves")
+#: Indexes of ``jobs`` that later steps add.
+_JOBS_INDEXES_ADDED_LATER = ("ix_jobs_owner_seq",)
 
 
 def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
@@ -38,7 +40,8 @@ def _step_1_jobs_media_workers(conn: sa.Connection) -> None:
         *(c._copy() for c in schema.jobs.columns if c.name not in _JOBS_COLUMNS_ADDED_LATER),
     )
     for index in schema.jobs.indexes:
-        sa.Index(index.name, *(jobs.c[c.name] for c in index.columns))
+        if index.name not in _JOBS_INDEXES_ADDED_LATER:
+            sa.Index(index.name, *(jobs.c[c.name] for c in index.columns))
     for table in (schema.media, schema.media_chunks):
         table.to_metadata(first)
     sa.Table(
@@ -89,6 +92,12 @@ def _step_6_error_detail(conn: sa.Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN error_detail {compiled}"))
 
 
+def _step_7_index_jobs_by_owner(conn: sa.Connection) -> None:
+    """An index for each client's own jobs, newest first (API clients see only their own)."""
+    [index] = [i for i in schema.jobs.indexes if i.name == "ix_jobs_owner_seq"]
+    index.create(conn, checkfirst=True)
+
+
 STEPS: tuple[Step, ...] = (
     _step_1_jobs_media_workers,
     _step_2_timings_settings_warnings,
@@ -96,6 +105,7 @@ STEPS: tuple[Step, ...] = (
     _step_4_worker_memory_plan,
     _step_5_worker_serves,
     _step_6_error_detail,
+    _step_7_index_jobs_by_owner,
 )
 HEAD = len(STEPS)
 

@@ -55,6 +55,8 @@ jobs = sa.Table(
     sa.Index("ix_jobs_queue", "status", "priority", "seq"),
     sa.Index("ix_jobs_updated", "source", "updated_at"),
     sa.Index("ix_jobs_owner", "owner", "created_at"),
+    # A client's own jobs, newest first (the API's and the bot's lists).
+    sa.Index("ix_jobs_owner_seq", "owner", "seq"),
 )
 
 media = sa.Table(

@@ -73,6 +73,15 @@ _JOB_WITH_POSITION = sa.select(
         else_=0.0,
     ).label("running_seconds"),
 ).where(J.c.id == sa.bindparam("job_id"))
+_OWNERS_JOB_WITH_POSITION = _JOB_WITH_POSITION.where(J.c.owner == sa.bindparam("owner"))
+
+
+def _one(job_id: str, owner: str | None) -> list[sa.ColumnElement[bool]]:
+    """The conditions naming one job, and its owner when one is given."""
+    conditions = [J.c.id == job_id]
+    if owner is not None:
+        conditions.append(J.c.owner == owner)
+    return conditions
 
 
 class Submissions(_Base):
@@ -130,17 +139,17 @@ class Submissions(_Base):
         # The new row as inserted: no second transaction to read it back.
         return job_from_row(inserted) if inserted is not None else self.get(job_id)
 
-    def get(self, job_id: str) -> Job:
-        """Return the job; raise JobNotFound if there is none with that id."""
-        job = self.find(job_id)
+    def get(self, job_id: str, *, owner: str | None = None) -> Job:
+        """Return the job; raise JobNotFound if there is none with that id (and ``owner``)."""
+        job = self.find(job_id, owner=owner)
         if job is None:
             raise JobNotFound(f"no job with id {job_id!r}")
         return job
 
-    def find(self, job_id: str) -> Job | None:
-        """Return the job, or None."""
+    def find(self, job_id: str, *, owner: str | None = None) -> Job | None:
+        """Return the job, or None; with ``owner``, only if that owner submitted it."""
         with self._read() as conn:
-            row = conn.execute(sa.select(J).where(J.c.id == job_id)).mappings().first()
+            row = conn.execute(sa.select(J).where(*_one(job_id, owner))).mappings().first()
         return None if row is None else job_from_row(row)
 
     def find_by_dedupe_key(self, key: str) -> Job | None:
@@ -211,15 +220,16 @@ class Submissions(_Base):
         """Where a queued job stands and how long until it starts (0 if it is not queued)."""
         return self.get_with_position(job_id)[1]
 
-    def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
-        """The job and its queue position, read together in one statement."""
+    def get_with_position(
+        self, job_id: str, *, owner: str | None = None
+    ) -> tuple[Job, QueuePosition]:
+        """The job (only ``owner``'s, if given) and its queue position, read in one statement."""
         live_since = self._clock() - self.lease_seconds
+        statement, params = _JOB_WITH_POSITION, {"job_id": job_id, "live_since": live_since}
+        if owner is not None:
+            statement, params = _OWNERS_JOB_WITH_POSITION, {**params, "owner": owner}
         with self._read() as conn:
-            row = (
-                conn.execute(_JOB_WITH_POSITION, {"job_id": job_id, "live_since": live_since})
-                .mappings()
-                .first()
-            )
+            row = conn.execute(statement, params).mappings().first()
             if row is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
             live_workers = int(row["live_workers"])
@@ -232,13 +242,19 @@ class Submissions(_Base):
         )
         return job_from_row(row), position
 
-    def request_cancel(self, job_id: str) -> Job:
-        """Cancel a queued job at once; flag a running one for its worker; leave finished ones."""
+    def request_cancel(self, job_id: str, *, owner: str | None = None) -> Job:
+        """Cancel a queued job at once; flag a running one for its worker; leave finished ones.
+
+        With ``owner``, only that owner's job: another's raises JobNotFound and is untouched.
+        """
         now = self._clock()
+        mine = _one(job_id, owner)
         with self._write() as conn:
+            if owner is not None and conn.execute(sa.select(J.c.id).where(*mine)).first() is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
             conn.execute(
                 J.update()
-                .where(J.c.id == job_id, J.c.status == _QUEUED)
+                .where(*mine, J.c.status == _QUEUED)
                 .values(
                     status=JobStatus.CANCELED.value,
                     cancel_requested=True,
@@ -248,12 +264,12 @@ class Submissions(_Base):
             )
             conn.execute(
                 J.update()
-                .where(J.c.id == job_id, J.c.status == _RUNNING, J.c.cancel_requested.is_(False))
+                .where(*mine, J.c.status == _RUNNING, J.c.cancel_requested.is_(False))
                 .values(cancel_requested=True, updated_at=now)
             )
             wakeups.notify(conn, wakeups.CANCEL, job_id)
             wakeups.notify(conn, wakeups.CHANGED, job_id)
-        return self.get(job_id)
+        return self.get(job_id, owner=owner)
 
     def set_notify(self, job_id: str, notify: Mapping[str, Any]) -> None:
         """Replace the front end's notify data (e.g. after sending the status message)."""

@@ -1,4 +1,9 @@
-"""A user's own jobs: the Cancel button, /cancel, /status and /queue."""
+"""A user's own jobs: the Cancel button, /cancel, /status and /queue.
+
+A user sees and cancels only their own jobs: a Cancel button's data names a job,
+and anyone can send any data, so the handler checks the job's owner before it
+acts. Admins (I2V_TELEGRAM_ADMINS) also see every job in the making in /queue.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from i2v.bot.access import is_admin
 from i2v.bot.intake import SOURCE
 from i2v.bot.keyboards import CancelJob
 from i2v.bot.status import (
@@ -18,6 +24,7 @@ from i2v.bot.status import (
     format_estimate,
     progress_bar,
 )
+from i2v.config import Settings
 from i2v.jobs import Job, JobStatus
 from i2v.messages import formats
 from i2v.store import JobStore
@@ -29,6 +36,8 @@ STATUS_LIMIT = 5
 EXCERPT_CHARS = 30
 #: The names Telegram photos (and unnamed files) get: they tell a person nothing.
 UNNAMED = frozenset({"", "photo", "photo.jpg", "image"})
+#: Jobs listed for an admin by /queue.
+ADMIN_LIMIT = 20
 
 
 def _status_word(job: Job) -> str:
@@ -52,10 +61,15 @@ async def _cancel(store: JobStore, job: Job) -> str:
     return _("Canceling… the worker stops at its next step.")
 
 
+def is_users_job(job: Job, user_id: int) -> bool:
+    """True when ``job`` was sent to the bot by the Telegram user ``user_id``."""
+    return job.spec.source == SOURCE and job.spec.owner == str(user_id)
+
+
 async def on_cancel_button(query: CallbackQuery, callback_data: CancelJob, store: JobStore) -> None:
     """The Cancel button under a status message."""
     job = await asyncio.to_thread(store.find, callback_data.job_id)
-    if job is None or job.spec.owner != str(query.from_user.id):
+    if job is None or not is_users_job(job, query.from_user.id):
         await query.answer(_("This is not your video."), show_alert=True)
         return
     await query.answer(await _cancel(store, job))
@@ -112,8 +126,8 @@ def job_name(job: Job) -> str:
     return f"{when} «{excerpt}»" if lang == "ru" else f"{when} “{excerpt}”"
 
 
-async def on_queue(message: Message, store: JobStore) -> None:
-    """How many jobs wait and run, and where the user's own stand."""
+async def on_queue(message: Message, store: JobStore, settings: Settings) -> None:
+    """How many jobs wait and run, and where the user's own stand (for admins: every job)."""
     queued, running, workers = await asyncio.gather(
         asyncio.to_thread(store.count_jobs, statuses=[JobStatus.QUEUED]),
         asyncio.to_thread(store.count_jobs, statuses=[JobStatus.RUNNING]),
@@ -139,7 +153,18 @@ async def on_queue(message: Message, store: JobStore) -> None:
                 name=job_name(job), n=position.position, wait=format_estimate(position.wait_seconds)
             )
         lines.append(line)
+    if is_admin(message.from_user, settings.telegram_admins):
+        everyone = await asyncio.to_thread(store.list_jobs, statuses=ACTIVE, limit=ADMIN_LIMIT)
+        if everyone:
+            lines.append(_("All videos in the making:"))
+            lines.extend(f"• {job_name(job)}: {_status_word(job)}, {_who(job)}" for job in everyone)
     await message.answer("\n".join(lines))
+
+
+def _who(job: Job) -> str:
+    """Who asked for a job, for an admin: a Telegram user id, an API client, or the CLI."""
+    owner = job.spec.owner or ""
+    return f"{job.spec.source} {owner}".strip()
 
 
 def build_router() -> Router:

@@ -32,11 +32,13 @@ def store(sqlite_url: str) -> Iterator[JobStore]:
 
 
 def _client(store: JobStore, settings: Settings, **overrides: object) -> TestClient:
+    # TestClient's Host is "testserver": allowed as settings' fixture does for every API test.
+    overrides.setdefault("api_allowed_hosts", ["testserver"])
     return TestClient(create_app(store, Settings(data_dir=settings.data_dir, **overrides)))  # type: ignore[arg-type]
 
 
-def _failed_job(store: JobStore) -> str:
-    job = store.submit(JobSpec(prompt="a cat"), b"photo")
+def _failed_job(store: JobStore, owner: str | None = None) -> str:
+    job = store.submit(JobSpec(prompt="a cat", source="api", owner=owner), b"photo")
     lease = store.claim("w1")
     assert lease is not None
     store.fail(
@@ -87,10 +89,14 @@ def test_problems_are_in_russian_when_the_caller_asks_for_russian(
 def test_a_failed_job_says_why_in_the_callers_language_and_never_shows_the_exception(
     store: JobStore, settings: Settings
 ) -> None:
-    job_id = _failed_job(store)
-    with _client(store, settings) as client:
-        russian = client.get(f"/v1/jobs/{job_id}", headers=RUSSIAN).json()["error"]
-        english = client.get(f"/v1/jobs/{job_id}").json()["error"]
+    job_id = _failed_job(store, owner="api:alice")
+    alice = {"Authorization": f"Bearer {TOKEN}"}
+    admin = {"Authorization": f"Bearer {TOKEN}-admin"}
+    tokens = {"alice": TOKEN, "root": f"{TOKEN}-admin"}
+    with _client(store, settings, api_tokens=tokens, api_admins=["root"]) as client:
+        russian = client.get(f"/v1/jobs/{job_id}", headers={**RUSSIAN, **alice}).json()["error"]
+        english = client.get(f"/v1/jobs/{job_id}", headers=alice).json()["error"]
+        as_admin = client.get(f"/v1/jobs/{job_id}", headers=admin).json()["error"]
     assert russian["code"] == "internal"
     assert russian["message"] == (
         f"Что-то пошло не так при создании этого видео; об этом уже сообщено. "
@@ -100,6 +106,8 @@ def test_a_failed_job_says_why_in_the_callers_language_and_never_shows_the_excep
     for error in (russian, english):
         assert "detail" not in error
         assert "ValueError" not in str(error)
+    # An admin also gets what the worker logged, to find the cause.
+    assert as_admin["detail"].startswith("ValueError: box offset")
 
 
 def test_the_admin_detail_is_kept_in_the_store_and_shown_only_when_asked_as_admin(

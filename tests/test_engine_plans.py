@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
+from i2v.config import Settings
 from i2v.engine.plans import (
     HEADROOM,
+    LEGACY,
     PINNED_RAM_SHARE,
+    PLACEMENTS,
+    VAE_MODES,
+    WEIGHTS,
     Budget,
     MemoryPlan,
     choose_plan,
@@ -145,3 +151,17 @@ def test_plan_names_are_short_stable_and_round_trip() -> None:
     assert plan.name == "fp8-dit-framewise"
     assert MemoryPlan.parse(plan.name) == plan
     assert 0 < HEADROOM < 1
+
+
+def test_every_plan_name_the_engine_knows_is_a_valid_setting_and_no_other() -> None:
+    names = [
+        f"{weights}-{placement}-{vae}"
+        for weights in WEIGHTS
+        for placement in PLACEMENTS
+        for vae in VAE_MODES
+    ]
+    for name in ["auto", *LEGACY, *names]:
+        assert Settings(memory_plan=name).memory_plan == name
+    for wrong in ("fp16-all-tiled", "bf16-all", "bf16-everything-tiled", "group-offload"):
+        with pytest.raises(ValidationError):
+            Settings(memory_plan=wrong)

@@ -20,7 +20,12 @@ from i2v.jobs import Resolution
 ENV_PREFIX = "I2V_"
 
 EngineName = Literal["auto", "kenburns", "diffusers"]
-MemoryPlanName = Literal["auto", "none", "model_offload", "group_offload", "sequential_offload"]
+#: What I2V_MEMORY_PLAN accepts: auto, a name from before plans were combinations, or a full
+#: plan name ``weights-placement-vae`` (i2v.engine.plans, which tests that the two agree).
+MEMORY_PLAN_PATTERN = (
+    r"^(auto|none|model_offload|group_offload|sequential_offload"
+    r"|(bf16|fp8)-(all|dit|model|group|grouplow|sequential)-(full|tiled|framewise))$"
+)
 
 
 def default_data_dir() -> Path:
@@ -138,13 +143,17 @@ class Settings(BaseSettings):
     )
     model: str = Field(
         default="ltx-video",
-        description="Model preset (ltx-video, wan2.2-ti2v-5b, cogvideox-5b-i2v, svd-xt), "
-        "a Hugging Face repo id, or a local diffusers folder.",
+        description="Model preset (ltx-video: the 8-step distilled LTX-Video on cards up to "
+        "16 GB, the 50-step model above; ltx-video-distilled; ltx-video-quality: the 50-step "
+        "model; wan2.2-ti2v-5b, cogvideox-5b-i2v, svd-xt), a Hugging Face repo id, or a local "
+        "diffusers folder.",
     )
-    memory_plan: MemoryPlanName = Field(
+    memory_plan: str = Field(
         default="auto",
-        description="GPU memory plan: auto, none, model_offload, group_offload, "
-        "sequential_offload.",
+        description="GPU memory plan: auto (chosen from free VRAM and RAM), or a plan name "
+        "weights-placement-vae such as fp8-dit-framewise (weights bf16 or fp8; placement all, "
+        "dit, model, group, grouplow or sequential; VAE full, tiled or framewise); the older "
+        "none, model_offload, group_offload and sequential_offload still work.",
     )
     gpu_memory_fraction: float = Field(
         default=0.95,
@@ -320,6 +329,17 @@ class Settings(BaseSettings):
         description="Web origins allowed to call the API from a browser (comma-separated). "
         "Empty: CORS off.",
     )
+
+    @field_validator("memory_plan")
+    @classmethod
+    def _known_memory_plan(cls, value: str) -> str:
+        if re.fullmatch(MEMORY_PLAN_PATTERN, value) is None:
+            raise ValueError(
+                "choose auto, or a plan named weights-placement-vae such as fp8-dit-framewise "
+                "(weights: bf16 or fp8; placement: all, dit, model, group, grouplow or "
+                "sequential; vae: full, tiled or framewise)"
+            )
+        return value
 
     @field_validator("telegram_allowed_users", "telegram_admins", mode="before")
     @classmethod

@@ -157,7 +157,11 @@ async def on_queue(message: Message, store: JobStore, settings: Settings) -> Non
         everyone = await asyncio.to_thread(store.list_jobs, statuses=ACTIVE, limit=ADMIN_LIMIT)
         if everyone:
             lines.append(_("All videos in the making:"))
-            lines.extend(f"• {job_name(job)}: {_status_word(job)}, {_who(job)}" for job in everyone)
+            lines.extend(
+                # An admin acts on a job with the CLI, so the id stands beside its name.
+                f"• {job_name(job)} ({job.id}): {_status_word(job)}, {_who(job)}"
+                for job in everyone
+            )
     await message.answer("\n".join(lines))
 
 

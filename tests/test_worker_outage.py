@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,11 @@ def opened(url: str) -> Iterator[JobStore]:
         store.close()
 
 
+#: The fake engine's steps: 25 of 0.2 s, so a job is still running when the database stops
+#: (stopping it takes a second or two on a loaded machine).
+SLOW_JOB = {"steps": 25, "step_seconds": 0.2}
+
+
 def spooled(data_dir: Path) -> list[Path]:
     """The spool entries waiting (one folder per finished video)."""
     return [p.parent for p in (data_dir / "spool").glob("*/*/manifest.json")]
@@ -74,7 +80,7 @@ def test_a_video_finished_during_an_outage_waits_in_the_spool_and_is_stored_when
 ) -> None:
     caplog.set_level(logging.INFO, logger="i2v")
     data_dir = tmp_path / "data"
-    configure(data_dir, steps=12, step_seconds=0.2)
+    configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
         settings = fast_settings(data_dir, worker_lease_seconds=60.0, worker_heartbeat_seconds=0.5)
         (job_id,) = submit(store)
@@ -113,7 +119,7 @@ def test_a_lease_lost_during_a_long_outage_means_the_video_is_thrown_away_not_de
 ) -> None:
     caplog.set_level(logging.INFO, logger="i2v")
     data_dir = tmp_path / "data"
-    configure(data_dir, steps=8, step_seconds=0.2)
+    configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
         settings = fast_settings(data_dir, worker_lease_seconds=60.0, worker_heartbeat_seconds=0.5)
         (job_id,) = submit(store)
@@ -154,7 +160,7 @@ def test_a_video_left_in_the_spool_by_a_killed_worker_is_stored_by_the_next_work
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    configure(data_dir, steps=8, step_seconds=0.2)
+    configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
         settings = fast_settings(
             data_dir,
@@ -202,8 +208,9 @@ def test_a_worker_started_while_the_database_is_down_waits_for_it_instead_of_exi
         server.stop()
         settings = fast_settings(data_dir, database_url=server.url)
         worker = worker_process(settings)
+        lines = OutputLines(worker)
         try:
-            time.sleep(3)
+            wait_for(lambda: lines.has("waiting for the database"), 90, "the worker to wait")
             assert worker.poll() is None, "the worker exited instead of waiting"
             server.start()
             with opened(server.url) as store:
@@ -214,9 +221,28 @@ def test_a_worker_started_while_the_database_is_down_waits_for_it_instead_of_exi
                 )
         finally:
             worker.send_signal(signal.SIGTERM)
-            output = worker.communicate(timeout=60)[0].decode(errors="replace")
-        assert worker.returncode == 0, output
-        assert "waiting for the database" in output
+            worker.wait(60)
+        assert worker.returncode == 0, lines.text()
+
+
+class OutputLines:
+    """A process's output, read line by line on a thread as it comes."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._lines: list[str] = []
+        assert process.stdout is not None
+        stream = process.stdout
+        self._thread = threading.Thread(
+            target=lambda: self._lines.extend(line.decode(errors="replace") for line in stream),
+            daemon=True,
+        )
+        self._thread.start()
+
+    def has(self, phrase: str) -> bool:
+        return any(phrase in line for line in list(self._lines))
+
+    def text(self) -> str:
+        return "".join(self._lines)
 
 
 # --- two workers under i2v up, 20 Ken Burns jobs ---------------------------------------------
@@ -387,3 +413,28 @@ def test_sqlite_on_a_full_disk_holds_the_jobs_keeps_the_worker_up_and_drains_onc
             output = worker.communicate(timeout=60)[0].decode(errors="replace")
         assert "the disk holding the database" in output, output[-3000:]
         assert "database outage ended after" in output
+
+
+def test_a_job_claimed_by_a_write_whose_answer_was_lost_is_not_held_forever(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    data_dir = tmp_path / "data"
+    configure(data_dir, steps=2, step_seconds=0.05)
+    settings = fast_settings(data_dir)
+    store = open_store_url(sqlite_url, lease_seconds=settings.worker_lease_seconds)
+    try:
+        with worker_thread(store, settings) as worker:
+            wait_for(store.list_workers, 30, "the worker to register")
+            (job_id,) = submit(store, priority=-1000)
+            # The claim lands in the database under this worker's name, but the worker never
+            # hears of it (as when the connection drops just after the commit).
+            lost = store.claim(worker.id)
+            assert lost is not None and lost.job.id == job_id
+            # Its heartbeat does not renew what it does not know: the lease lapses, the job
+            # goes back to the queue, and it runs (here, on this very worker).
+            wait_for(
+                lambda: store.get(job_id).status is JobStatus.SUCCEEDED, 60, "the job to succeed"
+            )
+        assert store.get(job_id).attempts == 2
+    finally:
+        store.close()

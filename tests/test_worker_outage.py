@@ -27,7 +27,7 @@ from i2v.jobs import JobSpec, JobStatus
 from i2v.launcher.children import i2v_command
 from i2v.store import VIDEO, JobStore, open_store_url
 from private_postgres import PrivatePostgres, postgres_bin_dir, private_postgres
-from small_filesystem import mount_problem, small_filesystem
+from small_filesystem import needs_small_filesystem, small_filesystem
 from worker_harness import PHOTO, fast_settings, submit, wait_for, worker_process, worker_thread
 
 TESTS = Path(__file__).parent
@@ -366,7 +366,7 @@ def stop_database(server: PrivatePostgres, down_seconds: float) -> None:
 
 
 @posix_only
-@pytest.mark.skipif(mount_problem() is not None, reason=str(mount_problem()))
+@needs_small_filesystem()
 def test_sqlite_on_a_full_disk_holds_the_jobs_keeps_the_worker_up_and_drains_once_freed(
     tmp_path: Path,
 ) -> None:

@@ -22,10 +22,12 @@ from pathlib import Path
 import pytest
 
 from fake_engines import configure, journal
-from i2v.errors import MediaNotFound
+from i2v.errors import MediaNotFound, StoreUnavailable
 from i2v.jobs import JobSpec, JobStatus
 from i2v.launcher.children import i2v_command
 from i2v.store import VIDEO, JobStore, open_store_url
+from i2v.worker.outage import Outage
+from i2v.worker.spool import FinishedVideo, Spool
 from private_postgres import PrivatePostgres, postgres_bin_dir, private_postgres
 from small_filesystem import needs_small_filesystem, small_filesystem
 from worker_harness import PHOTO, fast_settings, submit, wait_for, worker_process, worker_thread
@@ -438,3 +440,75 @@ def test_a_job_claimed_by_a_write_whose_answer_was_lost_is_not_held_forever(
         assert store.get(job_id).attempts == 2
     finally:
         store.close()
+
+
+# --- the outage's clock, and the spool, on their own ----------------------------------------
+
+
+def test_an_outage_backs_off_doubling_to_its_cap_and_logs_once_when_it_begins_and_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="i2v.worker.outage")
+    now = [100.0]
+    outage = Outage("w1", first_backoff=0.5, max_backoff=3.0, clock=lambda: now[0])
+    assert not outage.active and outage.may_try()
+    waits = []
+    for _ in range(5):
+        outage.failed(StoreUnavailable("cannot reach the database"), "claiming")
+        waits.append(outage.next_try_in())
+        assert not outage.may_try()
+        now[0] += waits[-1]
+        assert outage.may_try()
+    assert waits == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert outage.ended() == pytest.approx(9.5)
+    assert not outage.active and outage.ended() is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "database outage began" in m]) == 1
+    assert [m for m in messages if "database outage ended" in m] == [
+        "worker w1: database outage ended after 9.5 s (5 failed tries); carrying on"
+    ]
+    assert outage.count == 1
+
+
+def finished(folder: Path, job_id: str = "job1") -> FinishedVideo:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "video.mp4").write_bytes(b"mp4 bytes")
+    (folder / "thumb.jpg").write_bytes(b"jpeg bytes")
+    return FinishedVideo(
+        job_id, "tok", folder / "video.mp4", folder / "thumb.jpg", {"frames": 8}, ["note"]
+    )
+
+
+def test_a_spooled_video_is_taken_over_whole_by_the_next_worker(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    kept = Spool(root, "first-worker").keep(finished(tmp_path / "temp"))
+    assert kept.spooled and kept.video.read_bytes() == b"mp4 bytes"
+    assert not (tmp_path / "temp" / "video.mp4").exists()
+    (taken,) = Spool(root, "second-worker").take_over()
+    assert (taken.job_id, taken.token, taken.result, taken.warnings) == (
+        "job1",
+        "tok",
+        {"frames": 8},
+        ["note"],
+    )
+    assert taken.video.parent.parent == root / "second-worker"
+    assert taken.thumbnail is not None and taken.thumbnail.read_bytes() == b"jpeg bytes"
+    assert not kept.is_there()
+    # The entry moved as a whole: nothing is left where the first worker kept it.
+    assert not (root / "first-worker").exists()
+    taken.discard()
+    assert not taken.video.parent.exists()
+
+
+@needs_small_filesystem()
+def test_a_video_that_cannot_be_spooled_on_a_full_disk_stays_whole_in_the_temp_folder(
+    tmp_path: Path,
+) -> None:
+    with small_filesystem(size_mb=1) as disk:
+        disk.fill()
+        video = finished(tmp_path / "temp")
+        kept = Spool(disk.path / "spool", "w").keep(video)
+        assert kept is video and not kept.spooled
+        assert video.video.read_bytes() == b"mp4 bytes"
+        assert video.thumbnail is not None and video.thumbnail.exists()
+        assert list((disk.path / "spool").rglob("*.mp4")) == []

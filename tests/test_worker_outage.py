@@ -479,11 +479,16 @@ def finished(folder: Path, job_id: str = "job1") -> FinishedVideo:
     )
 
 
-def test_a_spooled_video_is_taken_over_whole_by_the_next_worker(tmp_path: Path) -> None:
+def test_a_spooled_video_is_taken_over_whole_once_its_worker_is_gone(tmp_path: Path) -> None:
     root = tmp_path / "spool"
-    kept = Spool(root, "first-worker").keep(finished(tmp_path / "temp"))
+    first = Spool(root, "first-worker")
+    kept = first.keep(finished(tmp_path / "temp"))
     assert kept.spooled and kept.video.read_bytes() == b"mp4 bytes"
     assert not (tmp_path / "temp" / "video.mp4").exists()
+    # While its worker lives, nobody else takes the video over.
+    assert Spool(root, "second-worker").take_over() == []
+    first.close()  # as when the worker dies: the system lets go of its lock
+    assert kept.is_there()
     (taken,) = Spool(root, "second-worker").take_over()
     assert (taken.job_id, taken.token, taken.result, taken.warnings) == (
         "job1",

@@ -80,7 +80,9 @@ def all_done(store: JobStore, ids: list[str]) -> bool:
 def test_a_video_finished_during_an_outage_waits_in_the_spool_and_is_stored_when_it_ends(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # "i2v.worker" too: `i2v generate`, run in-process by other tests, quiets that logger.
     caplog.set_level(logging.INFO, logger="i2v")
+    caplog.set_level(logging.INFO, logger="i2v.worker")
     data_dir = tmp_path / "data"
     configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
@@ -119,7 +121,9 @@ def store_is_down(store: JobStore) -> bool:
 def test_a_lease_lost_during_a_long_outage_means_the_video_is_thrown_away_not_delivered(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # "i2v.worker" too: `i2v generate`, run in-process by other tests, quiets that logger.
     caplog.set_level(logging.INFO, logger="i2v")
+    caplog.set_level(logging.INFO, logger="i2v.worker")
     data_dir = tmp_path / "data"
     configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
@@ -448,6 +452,7 @@ def test_a_job_claimed_by_a_write_whose_answer_was_lost_is_not_held_forever(
 def test_an_outage_backs_off_doubling_to_its_cap_and_logs_once_when_it_begins_and_ends(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="i2v.worker")
     caplog.set_level(logging.INFO, logger="i2v.worker.outage")
     now = [100.0]
     outage = Outage("w1", first_backoff=0.5, max_backoff=3.0, clock=lambda: now[0])

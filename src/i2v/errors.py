@@ -8,6 +8,7 @@ problem+json body (API), and never show a traceback for them::
     ├── ConfigError          a setting has a value that is not allowed
     ├── InputError           a photo or an option the user gave is unusable
     ├── StoreError           the database cannot be reached or used
+    │   ├── StoreUnavailable the database is out of reach for now (outage): retry later
     │   ├── SchemaError      the database schema is missing or too new
     │   ├── JobNotFound      no job has that id
     │   ├── MediaNotFound    the job has no such media (never made, or purged)
@@ -74,6 +75,14 @@ class InputError(I2VError):
 
 class StoreError(I2VError):
     """The job database cannot be reached or used."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is out of reach for now: server down or restarting, disk full, I/O error.
+
+    Unlike the other store errors it says nothing about the request, so the same call can
+    succeed later: long-running processes ride it out (retry with backoff) instead of exiting.
+    """
 
 
 class SchemaError(StoreError):

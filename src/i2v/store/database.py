@@ -9,10 +9,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from i2v.config.settings import mask_url
-from i2v.errors import ConfigError, StoreError
+from i2v.errors import ConfigError, StoreError, StoreUnavailable
 
 #: How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
@@ -88,13 +97,51 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
 @contextlib.contextmanager
 def translated_errors(url: str) -> Iterator[None]:
-    """Turn driver errors into StoreError with a sentence a user can act on."""
+    """Turn driver errors into StoreError with a sentence a user can act on.
+
+    An error that says the database is out of reach for now (see :func:`is_outage`)
+    becomes :class:`StoreUnavailable`, so long-running processes can wait it out.
+    """
     try:
         yield
     except DBAPIError as exc:
-        raise StoreError(describe_db_error(exc, url)) from exc
+        kind = StoreUnavailable if is_outage(exc) else StoreError
+        raise kind(describe_db_error(exc, url)) from exc
+    except (DisconnectionError, PoolTimeout) as exc:
+        raise StoreUnavailable(f"cannot reach the database at {mask_url(url)}: {exc}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"database error at {mask_url(url)}: {exc}") from exc
+
+
+#: SQLite errors that pass: a lock held past the busy timeout, a full disk, a failing disk.
+#: ("unable to open database file" is not one: it is a folder nobody may write, or a wrong path.)
+_SQLITE_OUTAGES = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "database or disk is full",
+    "disk i/o error",
+)
+
+
+def is_outage(exc: DBAPIError) -> bool:
+    """True if the error says the database is out of reach for now, not that the request is wrong.
+
+    PostgreSQL: any connection failure, server shutdown or restart, or an operator-class
+    error (psycopg's OperationalError: admin shutdown, cannot connect now, disk full, ...).
+    SQLite: a lock held past the busy timeout, a full disk or an I/O error, never a
+    missing table or a malformed file.
+    """
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    if _is_sqlite_error(exc):
+        return isinstance(exc, OperationalError) and any(s in text for s in _SQLITE_OUTAGES)
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _is_sqlite_error(exc: DBAPIError) -> bool:
+    return type(exc.orig).__module__.startswith("sqlite3")
 
 
 def describe_db_error(exc: DBAPIError, url: str) -> str:
@@ -104,6 +151,11 @@ def describe_db_error(exc: DBAPIError, url: str) -> str:
     lowered = text.lower()
     if "disk is full" in lowered or "no space left" in lowered:
         return f"the disk holding the database is full ({where}); free some space and retry"
+    if "disk i/o error" in lowered:
+        return (
+            f"the disk holding the database refused a read or write ({where}): it may be full "
+            "or failing; free some space or check the disk"
+        )
     if "database is locked" in lowered:
         return f"the database is busy (another program holds a lock on {where}); retry shortly"
     if "unable to open database" in lowered or "readonly database" in lowered:

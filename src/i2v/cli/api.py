@@ -11,6 +11,7 @@ import typer
 from i2v.cli.context import CliContext, get_context
 from i2v.config import Settings
 from i2v.errors import ConfigError
+from i2v.launcher.parentwatch import watch_parent
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -72,6 +73,7 @@ def api(
     host = host or settings.api_host
     port = port or settings.api_port
     check_exposure(settings, host)
+    watch_parent()  # under i2v up: stop by ourselves when it is gone
     auth = "bearer token required" if settings.api_token else "no token (loopback only)"
     log.info("serving the i2v API on http://%s:%s (%s, %d process(es))", host, port, auth, workers)
     # log_config=None keeps the logging the CLI configured; uvicorn's access lines carry

@@ -8,6 +8,7 @@ import contextlib
 import typer
 
 from i2v.cli.context import get_context
+from i2v.launcher.parentwatch import watch_parent
 
 
 def bot(ctx: typer.Context) -> None:
@@ -22,6 +23,7 @@ def bot(ctx: typer.Context) -> None:
     settings = context.settings
     # Check the token before touching the database, so a missing token is the only message.
     build_bot(settings)
+    watch_parent()  # under i2v up: stop by ourselves when it is gone
     with contextlib.suppress(KeyboardInterrupt):  # the second signal, or one during start-up
         asyncio.run(run_until_signalled(context.store, settings))
     typer.echo("bot stopped", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from i2v.cli.context import get_context
+from i2v.launcher.parentwatch import watch_parent
 from i2v.worker import Worker, WorkerOptions, install_stop_handlers
 
 
@@ -28,6 +29,7 @@ def worker(
     options = WorkerOptions(burst=burst, max_jobs=max_jobs, gpu_index=gpu)
     running = Worker(cli.store, cli.settings, options)
     restore = install_stop_handlers(running)
+    watch_parent()  # under i2v up: stop by ourselves when it is gone
     try:
         running.run()
     finally:

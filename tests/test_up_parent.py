@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any
 
 import pytest
 
+from api_support import free_port
 from fake_bot_api import TOKEN, FakeBotApi
 from fake_engines import configure
 from i2v.launcher.children import i2v_command
+from i2v.launcher.parentwatch import LAST_RESORT_SECONDS, ORPHAN_EXIT_CODE, child_environment
 from test_up_end_to_end import wait_for
 
 pytestmark = [
@@ -79,6 +82,7 @@ def up_environment(data_dir: Path, bot_api: FakeBotApi) -> dict[str, str]:
         "I2V_TELEGRAM_API_URL": bot_api.url,
         "I2V_ENGINE_FACTORY": "fake_engines:SlowEngine",
         "I2V_STOP_GRACE_SECONDS": "20",
+        "I2V_API_PORT": str(free_port()),
     }
 
 
@@ -170,9 +174,11 @@ def running_tree(process: subprocess.Popen[str], data_dir: Path) -> set[int]:
 def test_no_process_of_the_tree_outlives_i2v_up_by_more_than_five_seconds(
     start_up: Start, data_dir: Path, how: str
 ) -> None:
-    process = start_up()
+    process = start_up("--api")
     tree = running_tree(process, data_dir)
-    assert len(tree) >= 4, tree  # i2v up, the bot, the worker, its GPU child
+    wait_for(lambda: up_status(data_dir, process.pid).get("api", {}).get("pid"), 60, "the API")
+    tree = tree_of(process.pid)
+    assert len(tree) >= 5, tree  # i2v up, the bot, the API, the worker, its GPU child
 
     process.send_signal(getattr(signal, how))
     ended = time.monotonic()
@@ -180,6 +186,7 @@ def test_no_process_of_the_tree_outlives_i2v_up_by_more_than_five_seconds(
     while time.monotonic() < deadline and any(is_running(pid) for pid in tree):
         time.sleep(0.05)
     left = sorted(pid for pid in tree if is_running(pid))
+    print(f"{how}: {len(tree)} processes, all gone after {time.monotonic() - ended:.1f} s")
     assert left == [], f"still running {GONE_WITHIN_SECONDS} s after {how}: {left}"
     if how == "SIGHUP":
         # A closed terminal is a graceful stop, not a crash.
@@ -267,3 +274,38 @@ def test_a_second_bot_on_the_same_postgres_database_is_refused_but_workers_are_w
                 process.kill()
         for path in sorted(tmp_path.glob("*.log")):
             print(f"--- {path.name}\n{path.read_text()[-3000:]}")
+
+
+def test_a_child_that_ignores_the_stop_signal_still_ends_once_its_budget_is_spent(
+    tmp_path: Path,
+) -> None:
+    # A child wedged past its graceful stop: the watch sends a second signal after the
+    # budget, then ends the process itself. Here the child ignores SIGTERM outright.
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "from i2v.launcher.parentwatch import watch_parent; watch_parent(); "
+        "print('watching', flush=True); time.sleep(120)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **child_environment(1.0)},
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "watching"
+        began = time.monotonic()
+        assert child.stdin is not None
+        child.stdin.close()  # what the OS does when the parent dies
+        code = child.wait(timeout=60)
+        took = time.monotonic() - began
+        said = child.stdout.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert code == ORPHAN_EXIT_CODE, said
+    assert 1.0 + LAST_RESORT_SECONDS - 0.5 <= took < 1.0 + LAST_RESORT_SECONDS + 20
+    assert "i2v up is gone" in said and "did not stop after a second signal" in said

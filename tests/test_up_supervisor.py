@@ -186,3 +186,18 @@ def test_a_stop_request_stops_the_supervisor_and_withdraws_its_status(
     assert not thread.is_alive()
     assert control.live_supervisors() == []
     assert [w for w, _, _ in journal(tmp_path, "w")] == ["start", "signal", "clean-exit"]
+
+
+def test_an_exit_2_long_after_start_up_is_not_a_configuration_error_and_is_restarted(
+    tmp_path: Path,
+) -> None:
+    now = [0.0]
+    supervisor = Supervisor([child(tmp_path, "w", "bad-config")], clock=lambda: now[0])
+    supervisor.tick()
+    slot = supervisor.slots[0]
+    assert slot.process is not None
+    wait_for(lambda: slot.process is not None and slot.process.poll() is not None)
+    now[0] = 31.0  # it ran past its start-up before exiting
+    supervisor.tick()
+    assert slot.state is State.WAITING
+    assert slot.restarts == 1

@@ -22,8 +22,11 @@ FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0
 #: A child that ran this long before dying starts over at the first backoff.
 STABLE_SECONDS = 60.0
-#: Exit code 2 is i2v's "bad configuration or arguments": restarting cannot help.
+#: Exit code 2 is i2v's "bad configuration or arguments, found at start-up": restarting
+#: cannot help. Every other exit (a crash, a kill, an error after start-up) is restarted.
 CONFIG_ERROR_EXIT = 2
+#: A child that ran this long was past its start-up: even an exit 2 is restarted then.
+START_UP_SECONDS = 30.0
 STATUS_EVERY_SECONDS = 1.0
 #: In a rolling restart, how long a restarted child must stay up before the next one stops.
 ROLL_SETTLE_SECONDS = 2.0
@@ -148,7 +151,7 @@ class Supervisor:
         elif self.stopping:
             log.info("%s stopped (exit %s)", slot.spec.name, code)
             slot.state = State.STOPPED
-        elif code == CONFIG_ERROR_EXIT:
+        elif code == CONFIG_ERROR_EXIT and ran < START_UP_SECONDS:
             log.error(
                 "%s exited with code 2 (bad configuration or arguments; see its last lines "
                 "above); not restarting it. Fix the setting and start i2v up again",

@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from i2v.errors import StoreError
+from i2v.errors import StoreError, StoreUnavailable
 from i2v.store import JobStore
+from i2v.worker.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Heartbeat:
         keep_results: float,
         purge_every: float = PURGE_SECONDS,
         gpu: Callable[[], dict[str, Any] | None] = lambda: None,
+        outage: Outage | None = None,
     ) -> None:
         self._store = store
         self._worker_id = worker_id
@@ -51,6 +53,7 @@ class Heartbeat:
         self._purge_every = purge_every
         self._purged_at = float("-inf")
         self._gpu = gpu
+        self._outage = outage
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="i2v-heartbeat", daemon=True)
 
@@ -83,9 +86,14 @@ class Heartbeat:
             for job_id in self._store.expire_queued(self._queue_ttl):
                 log.warning("job %s: waited longer than the queue TTL; expired", job_id)
             self._purge_old_results()
+        except StoreUnavailable as exc:
+            # The database is briefly out of reach; the next beat tries again, and the lease
+            # is long enough to survive missed beats. The outage is logged once, not per beat.
+            if self._outage is not None:
+                self._outage.failed(exc, "renewing the leases")
+            else:
+                log.warning("worker %s: heartbeat failed: %s", self._worker_id, exc)
         except StoreError as exc:
-            # The database may be briefly unreachable; the next beat tries again, and the
-            # lease is long enough to survive a missed beat.
             log.warning("worker %s: heartbeat failed: %s", self._worker_id, exc)
 
     def _purge_old_results(self) -> None:

@@ -11,6 +11,7 @@ from i2v.store import STEP, TOTAL, JobStore, request_key
 from i2v.worker.eta import STEP_MAX, plan_key
 from i2v.worker.events import JobDone, JobFailed
 from i2v.worker.jobrun import ActiveJob
+from i2v.worker.spool import FinishedVideo
 
 log = logging.getLogger(__name__)
 
@@ -20,28 +21,43 @@ OUT_OF_MEMORY_ADVICE = (
 )
 
 
-def store_video(store: JobStore, job: ActiveJob, event: JobDone, *, engine: str, host: str) -> None:
-    """Save the encoded video and thumbnail and mark the job succeeded; then learn its timings."""
-    video, thumbnail = Path(event.video_path), event.thumbnail_path
-    try:
-        for note in event.notes:
-            job.warn(note)
-        summary = job.telemetry.summary()
-        result = {**event.result, "stage_seconds": _rounded(event.stage_seconds)}
-        if summary is not None:
-            result["gpu"] = summary
-        store.succeed(
-            job.id,
-            job.token,
-            result=result,
-            video=video,
-            thumbnail=Path(thumbnail).read_bytes() if thumbnail else None,
-            warnings=job.warnings if job.warnings_dirty else None,
-        )
-    finally:
-        video.unlink(missing_ok=True)
-        if thumbnail:
-            Path(thumbnail).unlink(missing_ok=True)
+def finished_video(job: ActiveJob, event: JobDone) -> FinishedVideo:
+    """What the store needs to record the job's video: its files, result metadata and notes."""
+    for note in event.notes:
+        job.warn(note)
+    summary = job.telemetry.summary()
+    result = {**event.result, "stage_seconds": _rounded(event.stage_seconds)}
+    if summary is not None:
+        result["gpu"] = summary
+    thumbnail = event.thumbnail_path
+    return FinishedVideo(
+        job.id,
+        job.token,
+        Path(event.video_path),
+        Path(thumbnail) if thumbnail else None,
+        result,
+        list(job.warnings) if job.warnings_dirty else None,
+    )
+
+
+def store_video(store: JobStore, video: FinishedVideo) -> None:
+    """Save the video and thumbnail and mark the job succeeded; then delete the files.
+
+    On an outage (StoreUnavailable) the files stay, so the same call can be made again.
+    """
+    store.succeed(
+        video.job_id,
+        video.token,
+        result=video.result,
+        video=video.video,
+        thumbnail=video.thumbnail.read_bytes() if video.thumbnail else None,
+        warnings=video.warnings,
+    )
+    video.discard()
+
+
+def learn_from(store: JobStore, job: ActiveJob, event: JobDone, *, engine: str, host: str) -> None:
+    """Log the stored success and fold this job's times into the averages behind ETAs."""
     seconds = time.monotonic() - (job.started_at or job.claimed_at)
     log.info("job %s: succeeded in %.1f s (%s)", job.id, seconds, _describe(event))
     _learn(store, job, event, seconds, engine=engine, host=host)

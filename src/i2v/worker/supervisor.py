@@ -4,6 +4,10 @@ It never imports torch or touches CUDA. The engine lives in a child process
 (``child.py``) that loads the model once; the supervisor kills and respawns that
 child when it stalls or dies (``childcare.py``), and watches every job it holds
 (``watch.py``). Read :meth:`Worker.run` top to bottom for the whole story.
+
+A database outage after start-up never stops it (``outage.py``): the loop skips the
+store while it is out of reach, tries it again with a capped backoff, and makes the
+writes that waited (``_settle_unsaved``) as soon as it is back.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import time
 
 from i2v.config import Settings
-from i2v.errors import StoreError
+from i2v.errors import StoreError, StoreUnavailable
 from i2v.jobs import JobStatus, WorkerState
 from i2v.store import PHOTO, JobStore, Lease, wakeups
 from i2v.worker import events, outcomes
@@ -62,7 +66,10 @@ class Worker(JobWatch):
                 self._start_child_if_needed()
                 for event in self._receive():
                     self._handle(event)
-                self._claim_if_room()
+                if self._store_is_reachable():
+                    self._settle_unsaved()
+                    self._send_unsent()
+                    self._claim_if_room()
                 self._check_child()
                 self._enforce_deadlines()
                 self._report_progress()
@@ -84,11 +91,42 @@ class Worker(JobWatch):
     def _finished(self) -> bool:
         if self._active:
             return False
+        if self._unsaved or self._unsent:
+            # Held for the database: wait for it, unless a stop's grace is over (a spooled
+            # video survives the stop; any other job's lease lapses and it runs again).
+            return self._stop_at is not None and time.monotonic() >= self._stop_at
         if self.stopping:
             return True
         if self.options.max_jobs is not None and self._claimed >= self.options.max_jobs:
             return True
         return self.options.burst and self._queue_empty
+
+    # --- the database -----------------------------------------------------------------
+
+    def _store_is_reachable(self) -> bool:
+        """True unless in an outage; during one, try the database again once its backoff passed."""
+        if not self.outage.active:
+            return True
+        if not self.outage.may_try():
+            return False
+        try:
+            # Renew the leases first, before any worker's housekeeping can requeue them.
+            if self._registered:
+                self.store.heartbeat(self.id)
+            else:
+                self._register_row()
+        except StoreUnavailable as exc:
+            self.outage.failed(exc, "trying the database again")
+            return False
+        self.outage.ended()
+        self._update(state=self._busy_or_idle(), job_id=next(iter(self._active), None))
+        return True
+
+    def _send_unsent(self) -> None:
+        """Jobs claimed just before an outage: read their photos now and start them."""
+        # Only to a child: one that died meanwhile is replaced first (the jobs wait in order).
+        while self._unsent and self._child is not None and not self.outage.active:
+            self._take(self._unsent.pop(0))
 
     # --- claiming ---------------------------------------------------------------------
 
@@ -97,6 +135,7 @@ class Worker(JobWatch):
         if (
             self._child is None
             or self.stopping
+            or self.outage.active
             or not self._has_room()
             or (self.options.max_jobs is not None and self._claimed >= self.options.max_jobs)
         ):
@@ -109,7 +148,11 @@ class Worker(JobWatch):
             return
         self._woken = False
         self._last_claim = now
-        lease = self._claim_next(now)
+        try:
+            lease = self._claim_next(now)
+        except StoreUnavailable as exc:
+            self.outage.failed(exc, "looking for a job")
+            return
         self._queue_empty = lease is None
         if lease is not None:
             self._claimed += 1
@@ -117,6 +160,8 @@ class Worker(JobWatch):
 
     def _has_room(self) -> bool:
         """Room for a job: none running, or (prefetch) the only one is done with the GPU steps."""
+        if self._unsent:
+            return False
         if not self._active:
             return True
         if not self.options.prefetch or self._ready is None or len(self._active) > 1:
@@ -144,15 +189,22 @@ class Worker(JobWatch):
         return lease
 
     def _take(self, lease: Lease) -> None:
+        try:
+            photo = self.store.read_media(lease.job.id, PHOTO)
+            expected = Expectation.prior(self.store.expected_job_seconds(lease.job.spec))
+        except StoreUnavailable as exc:
+            # The job is ours (the heartbeat keeps its lease); start it when the database is back.
+            self.outage.failed(exc, f"job {lease.job.id}: reading its photo")
+            log.info("job %s: claimed; its photo waits for the database", lease.job.id)
+            self._unsent.append(lease)
+            return
         now = time.monotonic()
-        expected = Expectation.prior(self.store.expected_job_seconds(lease.job.spec))
         telemetry = JobTelemetry(lease.job.id, self.options.gpu_index)
         job = ActiveJob(
             lease, expected, telemetry, claimed_at=now, stage_started=now, last_event=now
         )
         self._active[job.id] = job
         log.info("job %s: claimed (attempt %d)", job.id, lease.job.attempts)
-        photo = self.store.read_media(job.id, PHOTO)
         assert self._child is not None
         self._child.send(events.RunJob(job.id, lease.job.spec, photo))
         if self._ready is not None:
@@ -208,10 +260,12 @@ class Worker(JobWatch):
                 job.stepped(event.done, event.total, now)
             case events.JobDone():
                 engine = self._ready.engine if self._ready else ""
-                self._finish(
+                video = outcomes.finished_video(job, event)
+                self._finish_video(
                     job,
-                    lambda j: outcomes.store_video(
-                        self.store, j, event, engine=engine, host=self.host
+                    video,
+                    lambda: outcomes.learn_from(
+                        self.store, job, event, engine=engine, host=self.host
                     ),
                 )
             case events.JobFailed():
@@ -221,7 +275,7 @@ class Worker(JobWatch):
 
     def _expect(self, job: ActiveJob) -> None:
         """Now that the plan is known, expect what jobs with this plan took before."""
-        if job.plan is None or self._ready is None:
+        if job.plan is None or self._ready is None or self.outage.active:
             return
         key = plan_key(self._ready.engine, self._ready.model, job.plan, self.host)
         try:

@@ -10,7 +10,7 @@ import logging
 import time
 
 from i2v.config import Settings
-from i2v.errors import LeaseLost, StoreError
+from i2v.errors import LeaseLost, StoreError, StoreUnavailable
 from i2v.jobs import Stage
 from i2v.store import JobStore, wakeups
 from i2v.worker import deadlines
@@ -78,6 +78,9 @@ class JobWatch(ChildCare):
             self._child.send(CancelJob(job.id))
 
     def _report_progress(self) -> None:
+        if self.outage.active:
+            # Progress during an outage is dropped, not queued: the next write says it all.
+            return
         self._check_cancels()
         now = time.monotonic()
         for job in list(self._active.values()):
@@ -99,6 +102,9 @@ class JobWatch(ChildCare):
             except LeaseLost:
                 self._abandon(job)
                 continue
+            except StoreUnavailable as exc:
+                self.outage.failed(exc, f"job {job.id}: writing its progress")
+                return
             except StoreError as exc:
                 log.warning("job %s: progress write failed: %s", job.id, exc)
                 continue
@@ -115,6 +121,9 @@ class JobWatch(ChildCare):
                 continue
             try:
                 canceled = self.store.get(job.id).cancel_requested
+            except StoreUnavailable as exc:
+                self.outage.failed(exc, f"job {job.id}: reading its cancel flag")
+                return  # the next progress write carries the flag back anyway
             except StoreError:
                 continue  # the next progress write carries the flag back anyway
             if canceled:

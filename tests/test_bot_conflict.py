@@ -13,6 +13,7 @@ import pytest
 from bot_harness import ALICE, FAST, BotThread, bot_settings, start_bot_process
 from fake_bot_api import FakeBotApi
 from i2v.bot.conflict import ConflictWatch, TokenInUse
+from i2v.launcher.supervisor import ANOTHER_INSTANCE_EXIT
 from i2v.store import JobStore
 
 pytest_plugins = ("bot_fixtures",)
@@ -84,7 +85,7 @@ def test_conflicts_far_apart_do_not_add_up_but_a_streak_longer_than_the_patience
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="reads the exit code of a POSIX process")
-def test_i2v_bot_exits_with_code_2_and_one_line_when_another_bot_polls_its_token(
+def test_i2v_bot_exits_with_code_4_and_one_line_when_another_bot_polls_its_token(
     api: FakeBotApi, sqlite_url: str, tmp_path: Path
 ) -> None:
     api.fail_next("getUpdates", status=409, description=CONFLICT, times=10_000)
@@ -96,7 +97,7 @@ def test_i2v_bot_exits_with_code_2_and_one_line_when_another_bot_polls_its_token
             bot.kill()
             bot.wait(10)
     log = (tmp_path / "bot.log").read_text()
-    assert code == 2, log
+    assert code == ANOTHER_INSTANCE_EXIT == 4, log
     assert "another bot is polling Telegram with this token" in log
     assert "i2v: error: another bot is polling Telegram with this bot's token" in log
     assert "Traceback" not in log

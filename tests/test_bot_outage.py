@@ -105,3 +105,26 @@ def test_photos_sent_while_the_database_is_down_get_their_videos_once_it_is_back
     # The notifier says once that the store is away and once that it is back.
     assert log.count("notifier: cannot read the store") == 1
     assert log.count("notifier: the store answers again") == 1
+
+
+def test_a_bot_started_while_the_database_is_down_waits_for_it_instead_of_giving_up(
+    api: FakeBotApi, server: PrivatePostgres, store: JobStore, tmp_path: Path
+) -> None:
+    server.stop()
+    bot = start_bot_process(api, server.url, tmp_path)
+    try:
+        log = tmp_path / "bot.log"
+        api.wait_for(
+            lambda: "waiting for the database" in log.read_text(), timeout=60, what="the wait"
+        )
+        assert bot.poll() is None  # not exit 2: an outage is no bad setting
+        server.start()
+        api.wait_for(lambda: api.calls("getUpdates"), timeout=60, what="the bot to poll")
+        api.send_text(ALICE, "/start")
+        api.wait_for(lambda: api.messages(ALICE.id), timeout=30, what="the answer to /start")
+    finally:
+        if bot.poll() is None:
+            bot.terminate()
+            bot.wait(30)
+        print((tmp_path / "bot.log").read_text()[-3000:])
+    assert "the database is reachable after" in (tmp_path / "bot.log").read_text()

@@ -7,9 +7,9 @@ stops once the conflicts have gone on for ``patience`` seconds. The patience
 lets a bot from an ``i2v up`` that was just closed finish stopping (it notices
 within seconds) without taking the new one down with it.
 
-The bot then exits with code 2, which ``i2v up`` does not restart: restarting
-would only resume the tug of war every few seconds. A person decides which of
-the two should run.
+``i2v bot`` then exits with code 4, which neither ``i2v up`` nor the systemd
+unit restarts, however long the bot ran: restarting would only resume the tug of
+war every few seconds. A person decides which of the two should run.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from i2v.cli.context import CliContext, get_context
+from i2v.cli.waiting import wait_for_store
 from i2v.config import Settings
 from i2v.errors import ConfigError
 from i2v.launcher.parentwatch import watch_parent
@@ -74,17 +75,18 @@ def api(
     port = port or settings.api_port
     check_exposure(settings, host)
     watch_parent()  # under i2v up: stop by ourselves when it is gone
+    store = wait_for_store(context, "api")
     auth = "bearer token required" if settings.api_token else "no token (loopback only)"
     log.info("serving the i2v API on http://%s:%s (%s, %d process(es))", host, port, auth, workers)
     # log_config=None keeps the logging the CLI configured; uvicorn's access lines carry
     # the path only, never headers, so the token cannot reach a log.
     if workers == 1:
-        app = create_app(context.store, settings)
+        app = create_app(store, settings)
         uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
         return
     # Python runs one thread at a time per process; more processes use more cores. Open
     # (and migrate) the store here once, so the processes never race to migrate it.
-    context.store.close()
+    store.close()
     uvicorn.run(
         f"{__name__}:{build_worker_app.__name__}",
         factory=True,

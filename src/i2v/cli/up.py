@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import typer
 
 from i2v.cli.context import get_context
+from i2v.cli.waiting import wait_for_store
 from i2v.config import Settings
 from i2v.config.settings import mask_url
 from i2v.errors import InputError
@@ -54,8 +55,9 @@ def up(
         locks.enter_context(_held(InstanceLock.for_data_dir(settings.data_dir)))
         log_path = configure_logging(settings.data_dir, settings.log_level)
         # Open (and migrate) the store once here, so a wrong database URL is one clear
-        # error now instead of every child failing in turn.
-        context.store.close()
+        # error now instead of every child failing in turn; a database that is merely
+        # down is waited for.
+        wait_for_store(context, "i2v up").close()
         gpus = [reading.index for reading in read_gpus()]
         roles = only or ROLES
         specs = plan_children(

@@ -2,7 +2,8 @@
 
 Filling the real disk would hurt every other test (and the machine); a tmpfs of a few
 megabytes fills in a blink and vanishes on unmount. Mounting needs root on Linux, which
-CI has; elsewhere :func:`mount_problem` says why the test cannot run, for its skip reason.
+CI has (and sets ``I2V_REQUIRE_MOUNT=1``, so there the tests fail rather than skip);
+elsewhere :func:`mount_problem` says why the test cannot run, for its skip reason.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 #: The filler file's name; delete it (``free``) to give the space back.
 FILLER = "filler.bin"
@@ -29,6 +32,14 @@ def mount_problem() -> str | None:
     if shutil.which("mount") is None or shutil.which("umount") is None:
         return "the mount and umount programs are not installed"
     return None
+
+
+def needs_small_filesystem() -> pytest.MarkDecorator:
+    """Skip the test where no small filesystem can be mounted, unless I2V_REQUIRE_MOUNT is set."""
+    problem = mount_problem()
+    return pytest.mark.skipif(
+        problem is not None and not os.environ.get("I2V_REQUIRE_MOUNT"), reason=str(problem)
+    )
 
 
 class SmallFilesystem:
@@ -60,13 +71,20 @@ class SmallFilesystem:
 @contextmanager
 def small_filesystem(size_mb: int = 8) -> Iterator[SmallFilesystem]:
     """Mount a tmpfs of ``size_mb`` in a temp folder; unmount and delete it even if the test fails."""
+    problem = mount_problem()
+    if problem is not None:
+        raise RuntimeError(f"cannot mount a small filesystem: {problem}")
     folder = Path(tempfile.mkdtemp(prefix="i2v-smallfs-"))
-    subprocess.run(
+    mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0777", "tmpfs", str(folder)],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         timeout=30,
     )
+    if mounted.returncode != 0:
+        folder.rmdir()
+        raise RuntimeError(f"cannot mount a small filesystem: {mounted.stderr.strip()}")
     try:
         yield SmallFilesystem(folder, size_mb)
     finally:

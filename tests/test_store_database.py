@@ -12,7 +12,7 @@ from i2v.errors import ErrorCode, JobNotFound, LeaseLost, StoreError, StoreUnava
 from i2v.jobs import JobSpec
 from i2v.store import JobStore, open_store_url
 from private_postgres import postgres_bin_dir, private_postgres
-from small_filesystem import mount_problem, small_filesystem
+from small_filesystem import needs_small_filesystem, small_filesystem
 from worker_harness import PHOTO
 
 
@@ -56,7 +56,7 @@ def test_a_postgres_restart_under_an_open_connection_is_an_outage_not_a_lost_lea
         store.close()
 
 
-@pytest.mark.skipif(mount_problem() is not None, reason=str(mount_problem()))
+@needs_small_filesystem()
 def test_a_full_disk_under_sqlite_is_an_outage_and_freeing_space_ends_it() -> None:
     with small_filesystem(size_mb=4) as disk:
         [store] = opened(f"sqlite:///{(disk.path / 'i2v.db').as_posix()}")

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +22,14 @@ from pathlib import Path
 import pytest
 
 from fake_engines import configure, journal
-from i2v.errors import MediaNotFound
+from i2v.errors import MediaNotFound, StoreUnavailable
 from i2v.jobs import JobSpec, JobStatus
 from i2v.launcher.children import i2v_command
 from i2v.store import VIDEO, JobStore, open_store_url
+from i2v.worker.outage import Outage
+from i2v.worker.spool import FinishedVideo, Spool
 from private_postgres import PrivatePostgres, postgres_bin_dir, private_postgres
-from small_filesystem import mount_problem, small_filesystem
+from small_filesystem import needs_small_filesystem, small_filesystem
 from worker_harness import PHOTO, fast_settings, submit, wait_for, worker_process, worker_thread
 
 TESTS = Path(__file__).parent
@@ -46,6 +49,11 @@ def opened(url: str) -> Iterator[JobStore]:
         yield store
     finally:
         store.close()
+
+
+#: The fake engine's steps: 25 of 0.2 s, so a job is still running when the database stops
+#: (stopping it takes a second or two on a loaded machine).
+SLOW_JOB = {"steps": 25, "step_seconds": 0.2}
 
 
 def spooled(data_dir: Path) -> list[Path]:
@@ -74,7 +82,7 @@ def test_a_video_finished_during_an_outage_waits_in_the_spool_and_is_stored_when
 ) -> None:
     caplog.set_level(logging.INFO, logger="i2v")
     data_dir = tmp_path / "data"
-    configure(data_dir, steps=12, step_seconds=0.2)
+    configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
         settings = fast_settings(data_dir, worker_lease_seconds=60.0, worker_heartbeat_seconds=0.5)
         (job_id,) = submit(store)
@@ -113,7 +121,7 @@ def test_a_lease_lost_during_a_long_outage_means_the_video_is_thrown_away_not_de
 ) -> None:
     caplog.set_level(logging.INFO, logger="i2v")
     data_dir = tmp_path / "data"
-    configure(data_dir, steps=8, step_seconds=0.2)
+    configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
         settings = fast_settings(data_dir, worker_lease_seconds=60.0, worker_heartbeat_seconds=0.5)
         (job_id,) = submit(store)
@@ -154,7 +162,7 @@ def test_a_video_left_in_the_spool_by_a_killed_worker_is_stored_by_the_next_work
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    configure(data_dir, steps=8, step_seconds=0.2)
+    configure(data_dir, **SLOW_JOB)
     with private_postgres() as server, opened(server.url) as store:
         settings = fast_settings(
             data_dir,
@@ -202,8 +210,9 @@ def test_a_worker_started_while_the_database_is_down_waits_for_it_instead_of_exi
         server.stop()
         settings = fast_settings(data_dir, database_url=server.url)
         worker = worker_process(settings)
+        lines = OutputLines(worker)
         try:
-            time.sleep(3)
+            wait_for(lambda: lines.has("waiting for the database"), 90, "the worker to wait")
             assert worker.poll() is None, "the worker exited instead of waiting"
             server.start()
             with opened(server.url) as store:
@@ -214,9 +223,28 @@ def test_a_worker_started_while_the_database_is_down_waits_for_it_instead_of_exi
                 )
         finally:
             worker.send_signal(signal.SIGTERM)
-            output = worker.communicate(timeout=60)[0].decode(errors="replace")
-        assert worker.returncode == 0, output
-        assert "waiting for the database" in output
+            worker.wait(60)
+        assert worker.returncode == 0, lines.text()
+
+
+class OutputLines:
+    """A process's output, read line by line on a thread as it comes."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._lines: list[str] = []
+        assert process.stdout is not None
+        stream = process.stdout
+        self._thread = threading.Thread(
+            target=lambda: self._lines.extend(line.decode(errors="replace") for line in stream),
+            daemon=True,
+        )
+        self._thread.start()
+
+    def has(self, phrase: str) -> bool:
+        return any(phrase in line for line in list(self._lines))
+
+    def text(self) -> str:
+        return "".join(self._lines)
 
 
 # --- two workers under i2v up, 20 Ken Burns jobs ---------------------------------------------
@@ -340,7 +368,7 @@ def stop_database(server: PrivatePostgres, down_seconds: float) -> None:
 
 
 @posix_only
-@pytest.mark.skipif(mount_problem() is not None, reason=str(mount_problem()))
+@needs_small_filesystem()
 def test_sqlite_on_a_full_disk_holds_the_jobs_keeps_the_worker_up_and_drains_once_freed(
     tmp_path: Path,
 ) -> None:
@@ -387,3 +415,105 @@ def test_sqlite_on_a_full_disk_holds_the_jobs_keeps_the_worker_up_and_drains_onc
             output = worker.communicate(timeout=60)[0].decode(errors="replace")
         assert "the disk holding the database" in output, output[-3000:]
         assert "database outage ended after" in output
+
+
+def test_a_job_claimed_by_a_write_whose_answer_was_lost_is_not_held_forever(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    data_dir = tmp_path / "data"
+    configure(data_dir, steps=2, step_seconds=0.05)
+    settings = fast_settings(data_dir)
+    store = open_store_url(sqlite_url, lease_seconds=settings.worker_lease_seconds)
+    try:
+        with worker_thread(store, settings) as worker:
+            wait_for(store.list_workers, 30, "the worker to register")
+            (job_id,) = submit(store, priority=-1000)
+            # The claim lands in the database under this worker's name, but the worker never
+            # hears of it (as when the connection drops just after the commit).
+            lost = store.claim(worker.id)
+            assert lost is not None and lost.job.id == job_id
+            # Its heartbeat does not renew what it does not know: the lease lapses, the job
+            # goes back to the queue, and it runs (here, on this very worker).
+            wait_for(
+                lambda: store.get(job_id).status is JobStatus.SUCCEEDED, 60, "the job to succeed"
+            )
+        assert store.get(job_id).attempts == 2
+    finally:
+        store.close()
+
+
+# --- the outage's clock, and the spool, on their own ----------------------------------------
+
+
+def test_an_outage_backs_off_doubling_to_its_cap_and_logs_once_when_it_begins_and_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="i2v.worker.outage")
+    now = [100.0]
+    outage = Outage("w1", first_backoff=0.5, max_backoff=3.0, clock=lambda: now[0])
+    assert not outage.active and outage.may_try()
+    waits = []
+    for _ in range(5):
+        outage.failed(StoreUnavailable("cannot reach the database"), "claiming")
+        waits.append(outage.next_try_in())
+        assert not outage.may_try()
+        now[0] += waits[-1]
+        assert outage.may_try()
+    assert waits == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert outage.ended() == pytest.approx(9.5)
+    assert not outage.active and outage.ended() is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "database outage began" in m]) == 1
+    assert [m for m in messages if "database outage ended" in m] == [
+        "worker w1: database outage ended after 9.5 s (5 failed tries); carrying on"
+    ]
+    assert outage.count == 1
+
+
+def finished(folder: Path, job_id: str = "job1") -> FinishedVideo:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "video.mp4").write_bytes(b"mp4 bytes")
+    (folder / "thumb.jpg").write_bytes(b"jpeg bytes")
+    return FinishedVideo(
+        job_id, "tok", folder / "video.mp4", folder / "thumb.jpg", {"frames": 8}, ["note"]
+    )
+
+
+def test_a_spooled_video_is_taken_over_whole_once_its_worker_is_gone(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    first = Spool(root, "first-worker")
+    kept = first.keep(finished(tmp_path / "temp"))
+    assert kept.spooled and kept.video.read_bytes() == b"mp4 bytes"
+    assert not (tmp_path / "temp" / "video.mp4").exists()
+    # While its worker lives, nobody else takes the video over.
+    assert Spool(root, "second-worker").take_over() == []
+    first.close()  # as when the worker dies: the system lets go of its lock
+    assert kept.is_there()
+    (taken,) = Spool(root, "second-worker").take_over()
+    assert (taken.job_id, taken.token, taken.result, taken.warnings) == (
+        "job1",
+        "tok",
+        {"frames": 8},
+        ["note"],
+    )
+    assert taken.video.parent.parent == root / "second-worker"
+    assert taken.thumbnail is not None and taken.thumbnail.read_bytes() == b"jpeg bytes"
+    assert not kept.is_there()
+    # The entry moved as a whole: nothing is left where the first worker kept it.
+    assert not (root / "first-worker").exists()
+    taken.discard()
+    assert not taken.video.parent.exists()
+
+
+@needs_small_filesystem()
+def test_a_video_that_cannot_be_spooled_on_a_full_disk_stays_whole_in_the_temp_folder(
+    tmp_path: Path,
+) -> None:
+    with small_filesystem(size_mb=1) as disk:
+        disk.fill()
+        video = finished(tmp_path / "temp")
+        kept = Spool(disk.path / "spool", "w").keep(video)
+        assert kept is video and not kept.spooled
+        assert video.video.read_bytes() == b"mp4 bytes"
+        assert video.thumbnail is not None and video.thumbnail.exists()
+        assert list((disk.path / "spool").rglob("*.mp4")) == []

@@ -98,14 +98,22 @@ class Leases(Submissions):
                 )
         return None if row is None else Lease(job=job_from_row(row), token=token)
 
-    def heartbeat(self, worker_id: str) -> set[str]:
-        """Renew the lease of every job the worker holds; return the ids still held."""
+    def heartbeat(self, worker_id: str, job_ids: Collection[str] | None = None) -> set[str]:
+        """Renew the lease of every job the worker holds (or of ``job_ids`` only); return those.
+
+        A worker passes the jobs it knows it holds, so a job claimed by a write whose answer
+        was lost (the connection dropped after the commit) is not renewed forever: its lease
+        lapses and the job goes back to the queue.
+        """
         now = self._clock()
+        mine = [J.c.worker_id == worker_id, J.c.status == _RUNNING]
+        if job_ids is not None:
+            mine.append(J.c.id.in_(list(job_ids)))
         with self._write() as conn:
             held = (
                 conn.execute(
                     J.update()
-                    .where(J.c.worker_id == worker_id, J.c.status == _RUNNING)
+                    .where(*mine)
                     .values(lease_expires_at=now + self.lease_seconds)
                     .returning(J.c.id)
                 )

@@ -113,12 +113,19 @@ class WorkerCore:
             purge_every=self.options.purge_seconds,
             gpu=self._gpu_reading,
             outage=self.outage,
+            held=self.held_job_ids,
         )
 
     @property
     def stopping(self) -> bool:
         """True once a stop was requested."""
         return self._stop_at is not None
+
+    def held_job_ids(self) -> set[str]:
+        """The jobs whose leases this worker renews: running, waiting for a photo or a write."""
+        # Copies first: the heartbeat thread calls this while the loop changes them.
+        active, unsent, unsaved = list(self._active), list(self._unsent), list(self._unsaved)
+        return {*active, *(lease.job.id for lease in unsent), *(w.job_id for w in unsaved)}
 
     def _holding(self) -> int:
         """Jobs this worker holds a lease on: running, waiting for a photo or for a last write."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from i2v.errors import StoreError, StoreUnavailable
@@ -44,6 +44,7 @@ class Heartbeat:
         purge_every: float = PURGE_SECONDS,
         gpu: Callable[[], dict[str, Any] | None] = lambda: None,
         outage: Outage | None = None,
+        held: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self._store = store
         self._worker_id = worker_id
@@ -54,6 +55,7 @@ class Heartbeat:
         self._purged_at = float("-inf")
         self._gpu = gpu
         self._outage = outage
+        self._held = held
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="i2v-heartbeat", daemon=True)
 
@@ -75,7 +77,7 @@ class Heartbeat:
     def beat(self) -> None:
         """One round of lease renewal and housekeeping; store errors are logged, not fatal."""
         try:
-            self._store.heartbeat(self._worker_id)
+            self._store.heartbeat(self._worker_id, None if self._held is None else self._held())
             reading = self._gpu()
             if reading is not None:
                 self._store.update_worker(self._worker_id, gpu=reading)

@@ -18,14 +18,17 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: Locked by the worker that owns a spool folder for as long as it lives.
+OWNER_LOCK = "owner.lock"
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,18 @@ class FinishedVideo:
 
 
 class Spool:
-    """The spool folder: one sub-folder per worker, one entry per finished video waiting there."""
+    """The spool folder: one sub-folder per worker, one entry per finished video waiting there.
+
+    A worker holds a lock on its sub-folder's ``owner.lock`` while it lives (the system
+    drops it when the process dies, even by kill -9), so a worker that starts takes over
+    only what dead workers left, never what a live one waits to store.
+    """
 
     def __init__(self, root: Path, worker_id: str) -> None:
         self.root = root
-        #: This worker's own entries; another worker that starts may take them over.
+        #: This worker's own entries; once it is dead, a worker that starts takes them over.
         self.folder = root / worker_id
+        self._owner: IO[bytes] | None = None
 
     def keep(self, video: FinishedVideo) -> FinishedVideo:
         """Move the video into the spool; on a full or unwritable disk leave it where it is."""
@@ -82,6 +91,7 @@ class Spool:
             spooled=True,
         )
         try:
+            self._hold_owner_lock()
             entry.mkdir(parents=True, exist_ok=True)
             for source, target in moves:
                 shutil.move(source, target)
@@ -111,6 +121,9 @@ class Spool:
         for owner in sorted(self.root.iterdir()):
             if owner == self.folder or not owner.is_dir():
                 continue
+            lock = _try_lock(owner / OWNER_LOCK)
+            if lock is None:
+                continue  # its worker is alive: it stores its own videos
             for entry in sorted(owner.iterdir()):
                 if not (entry / MANIFEST).is_file():
                     continue
@@ -121,14 +134,48 @@ class Spool:
                     found.append(_read_manifest(claimed))
                 except (OSError, ValueError, KeyError) as exc:
                     log.warning("spool: cannot take over %s: %s", entry, exc)
+            lock.close()
             with contextlib.suppress(OSError):
-                owner.rmdir()  # only if empty: a live owner may be writing a new entry
+                (owner / OWNER_LOCK).unlink()
+                owner.rmdir()
         return found
 
     def close(self) -> None:
-        """Remove this worker's folder if nothing waits in it."""
-        with contextlib.suppress(OSError):
-            self.folder.rmdir()
+        """Let go of the lock; remove this worker's folder if nothing waits in it."""
+        if self._owner is not None:
+            self._owner.close()
+            self._owner = None
+            if not any(p.name != OWNER_LOCK for p in self.folder.iterdir()):
+                with contextlib.suppress(OSError):
+                    (self.folder / OWNER_LOCK).unlink()
+                    self.folder.rmdir()
+
+    def _hold_owner_lock(self) -> None:
+        if self._owner is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._owner = _try_lock(self.folder / OWNER_LOCK)
+
+
+def _try_lock(path: Path) -> IO[bytes] | None:
+    """Open ``path`` and lock it without waiting; None if another process holds the lock."""
+    try:
+        handle = path.open("a+b")
+    except OSError:
+        return None
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
 
 
 def _write_manifest(entry: Path, video: FinishedVideo) -> None:

@@ -112,7 +112,7 @@ class Worker(JobWatch):
         try:
             # Renew the leases first, before any worker's housekeeping can requeue them.
             if self._registered:
-                self.store.heartbeat(self.id)
+                self.store.heartbeat(self.id, self.held_job_ids())
             else:
                 self._register_row()
         except StoreUnavailable as exc:

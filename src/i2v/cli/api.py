@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 from typing import TYPE_CHECKING
@@ -76,6 +77,7 @@ def api(
     check_exposure(settings, host)
     watch_parent()  # under i2v up: stop by ourselves when it is gone
     store = wait_for_store(context, "api")
+    gc.freeze()  # the loaded modules live as long as the process: spare them every collection
     auth = "bearer token required" if settings.api_token else "no token (loopback only)"
     log.info("serving the i2v API on http://%s:%s (%s, %d process(es))", host, port, auth, workers)
     # log_config=None keeps the logging the CLI configured; uvicorn's access lines carry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 
 import typer
 
@@ -30,6 +31,10 @@ def bot(ctx: typer.Context) -> None:
     build_bot(settings)
     watch_parent()  # under i2v up: stop by ourselves when it is gone
     store = wait_for_store(context, "bot")
+    # What is loaded by now (a thousand modules: aiogram, pydantic, SQLAlchemy) lives as long
+    # as the process; keeping it out of every garbage collection, the ones at exit included,
+    # cut the time from a stop signal to the process's end from about 3 s to 1 s here.
+    gc.freeze()
     try:
         with contextlib.suppress(KeyboardInterrupt):  # the second signal, or one during start-up
             asyncio.run(run_until_signalled(store, settings))

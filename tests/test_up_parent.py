@@ -117,7 +117,7 @@ def start_up(bot_api: FakeBotApi, data_dir: Path, tmp_path: Path) -> Iterator[St
     started: list[subprocess.Popen[str]] = []
     pids: set[int] = set()
 
-    def start(*args: str) -> subprocess.Popen[str]:
+    def start(*args: str, preexec: Callable[[], object] | None = None) -> subprocess.Popen[str]:
         log = (tmp_path / f"up-{len(started)}.log").open("w")
         process = subprocess.Popen(
             i2v_command("up", *args),
@@ -125,6 +125,7 @@ def start_up(bot_api: FakeBotApi, data_dir: Path, tmp_path: Path) -> Iterator[St
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=preexec,  # noqa: PLW1509 - the test's own process has no threads that matter
         )
         started.append(process)
         return process
@@ -309,3 +310,13 @@ def test_a_child_that_ignores_the_stop_signal_still_ends_once_its_budget_is_spen
     assert code == ORPHAN_EXIT_CODE, said
     assert 1.0 + LAST_RESORT_SECONDS - 0.5 <= took < 1.0 + LAST_RESORT_SECONDS + 20
     assert "i2v up is gone" in said and "did not stop after a second signal" in said
+
+
+def test_i2v_up_under_nohup_outlives_the_terminal(start_up: Start, data_dir: Path) -> None:
+    # nohup ignores SIGHUP before starting the program; i2v up keeps it that way.
+    process = start_up(preexec=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    running_tree(process, data_dir)
+    process.send_signal(signal.SIGHUP)
+    time.sleep(2)  # long enough for a graceful stop to have begun; nothing may stop
+    assert process.poll() is None
+    assert "the terminal was closed" not in (data_dir / "logs" / "i2v-up.log").read_text()

@@ -60,6 +60,10 @@ class StopSignals:
     def installed(self) -> Iterator[None]:
         """Route the stop signals (and, on Windows, the console's close) here while the block runs."""
         names = [name for name in STOP_SIGNALS if hasattr(signal, name)]
+        if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+            # Started under nohup (or a tool like it): whoever did that wants it to outlive
+            # the terminal, so a hang-up stays ignored.
+            names.remove("SIGHUP")
         previous = {name: signal.signal(getattr(signal, name), self.handle) for name in names}
         console = _install_console_close_handler(self)
         try:

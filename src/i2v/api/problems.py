@@ -28,11 +28,14 @@ from i2v.errors import (
     JobNotFound,
     MediaNotFound,
     StoreError,
+    StoreUnavailable,
 )
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+#: Seconds a client is asked to wait before trying again while the database is away.
+RETRY_AFTER_SECONDS = 5
 
 
 class ProblemCode(str, enum.Enum):
@@ -240,11 +243,19 @@ def i2v_error_response(exc: Exception) -> JSONResponse:
             messages.explain(exc, messages.DEFAULT_LANGUAGE),
             localized_detail=messages.explain(exc, language.current()),
         )
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if isinstance(exc, StoreUnavailable):
+        # An outage: the request was fine and will work once the database is back. The
+        # database's own words (host, driver) go to the log, not to the client.
+        log.warning("store unavailable: %s", exc)
+        detail = (
+            "the job database cannot be reached right now (it may be restarting); "
+            f"try again in {RETRY_AFTER_SECONDS} seconds"
+        )
+        return problem_response(503, ProblemCode.STORE_UNAVAILABLE, detail, headers=retry)
     if isinstance(exc, StoreError):
         # The message names the database and the likely fix; it never holds a password.
-        log.warning("store unavailable: %s", exc)
-        return problem_response(
-            503, ProblemCode.STORE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
-        )
+        log.warning("store error: %s", exc)
+        return problem_response(503, ProblemCode.STORE_UNAVAILABLE, str(exc), headers=retry)
     log.error("unexpected i2v error: %s", exc)
     return problem_response(500, ProblemCode.INTERNAL, str(exc))

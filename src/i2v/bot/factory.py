@@ -19,10 +19,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from i2v.bot.access import AllowlistMiddleware
+from i2v.bot.backlog import Backlog
 from i2v.bot.intake import PendingIntake
 from i2v.bot.locale import DEFAULT_LANGUAGE, LocaleMiddleware, build_i18n
 from i2v.bot.notifier import Notifier
 from i2v.bot.options import BotOptions
+from i2v.bot.outage import install_outage_replies
 from i2v.bot.pacing import Pacer, PacingMiddleware
 from i2v.bot.routers import admin, hints, jobs, photos, preferences, start
 from i2v.config import Settings, VideoConfig
@@ -67,7 +69,8 @@ def build_dispatcher(
 ) -> Dispatcher:
     """A Dispatcher with every router, the allowlist and i18n, and the notifier on startup.
 
-    Handlers get ``store``, ``settings``, ``video``, ``options`` and ``pending`` injected;
+    Handlers get ``store``, ``settings``, ``video``, ``options``, ``pending`` and ``backlog``
+    injected;
     the options offer the models of I2V_TELEGRAM_MODELS unless they name their own.
     The notifier starts with polling (or the webhook server) and stops with it.
     """
@@ -76,17 +79,20 @@ def build_dispatcher(
         options = dataclasses.replace(options, models=tuple(settings.telegram_models))
     i18n = build_i18n()
     pending = PendingIntake()
+    backlog = Backlog(settings.data_dir / "bot" / "backlog")
     dispatcher = Dispatcher(
         store=store,
         settings=settings,
         video=VideoConfig.from_settings(settings),
         options=options,
         pending=pending,
+        backlog=backlog,
     )
     LocaleMiddleware(i18n, store).setup(dispatcher)
     allowlist = AllowlistMiddleware(settings.telegram_allowed_users, settings.telegram_admins)
     dispatcher.message.outer_middleware(allowlist)
     dispatcher.callback_query.outer_middleware(allowlist)
+    install_outage_replies(dispatcher, i18n)
     dispatcher.include_routers(
         start.build_router(),
         preferences.build_router(),
@@ -97,12 +103,15 @@ def build_dispatcher(
     )
     tasks: list[asyncio.Task[None]] = []
     notifiers: list[Notifier] = []
+    backlogs: list[asyncio.Task[None]] = []
 
     async def on_startup(bot: Bot) -> None:
         pacer = install_pacing(bot, options)
         notifier = Notifier(bot, store, i18n, pacer, options, pending)
         notifiers.append(notifier)
         tasks.append(asyncio.create_task(notifier.run(), name="i2v-notifier"))
+        # Photos kept during a database outage (in this run or the last) get queued.
+        backlogs.append(asyncio.create_task(backlog.run(store), name="i2v-backlog"))
         with contextlib.suppress(Exception):
             # A menu is a nicety; a bot that cannot set it still works. English is the
             # default for every client; Russian for clients set to Russian.
@@ -112,6 +121,10 @@ def build_dispatcher(
     async def on_shutdown() -> None:
         for notifier in notifiers:
             notifier.stop()
+        for task in backlogs:
+            task.cancel()
+        await asyncio.gather(*backlogs, return_exceptions=True)
+        backlogs.clear()
         await asyncio.gather(*tasks, return_exceptions=True)
         notifiers.clear()
         tasks.clear()

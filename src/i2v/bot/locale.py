@@ -15,6 +15,7 @@ from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
 from i2v import messages
+from i2v.errors import StoreUnavailable
 from i2v.store import JobStore
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -48,6 +49,9 @@ class LocaleMiddleware(I18nMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None:
             return DEFAULT_LANGUAGE
-        prefs = await asyncio.to_thread(self.store.get_user_settings, str(user.id))
+        try:
+            prefs = await asyncio.to_thread(self.store.get_user_settings, str(user.id))
+        except StoreUnavailable:
+            prefs = {}  # the database is away: Telegram's language and the defaults will do
         data["user_prefs"] = prefs
         return language_for(user.language_code, prefs.get("language"))

@@ -77,12 +77,23 @@ class Notifier:
         """Pass over the store until :meth:`stop` is called."""
         log.info("notifier started")
         changes = await wakeups.open_waiter(self.store.change_feed, [wakeups.CHANGED])
+        outage_since: float | None = None
         while not self._stop.is_set():
             try:
                 await self.run_once()
             except StoreError as exc:
-                # The database being away for a moment must not end the bot.
-                log.warning("notifier: cannot read the store: %s", exc)
+                # The database being away for a moment must not end the bot: say so once,
+                # keep passing, and catch up on everything once it answers again.
+                if outage_since is None:
+                    outage_since = self._clock()
+                    log.warning("notifier: cannot read the store, retrying: %s", exc)
+            else:
+                if outage_since is not None:
+                    log.info(
+                        "notifier: the store answers again after %.0f s; catching up",
+                        self._clock() - outage_since,
+                    )
+                    outage_since = None
             await self._wait_for_change(changes)
         for task in list(self._uploads.values()):
             task.cancel()

@@ -26,3 +26,5 @@ class BotOptions:
     max_download_bytes: int = BOT_API_DOWNLOAD_LIMIT
     #: Models offered in /settings (empty: I2V_TELEGRAM_MODELS); a choice only when several.
     models: tuple[str, ...] = ()
+    #: Seconds of 409 Conflict answers to getUpdates (another bot polls the token) before stopping.
+    conflict_patience_seconds: float = 20.0

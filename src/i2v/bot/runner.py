@@ -17,6 +17,7 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 
+from i2v.bot.conflict import ConflictWatch, TokenInUse
 from i2v.bot.factory import build_bot, build_dispatcher
 from i2v.bot.options import BotOptions
 from i2v.config import Settings
@@ -98,21 +99,35 @@ async def run_bot(
     else:
         # A webhook left over from an earlier run would stop getUpdates from working.
         await bot.delete_webhook(drop_pending_updates=False)
-        await _poll(bot, dispatcher, stop)
+        await _poll(bot, dispatcher, stop, (options or BotOptions()).conflict_patience_seconds)
     log.info("bot @%s stopped", me.username)
 
 
-async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-    """Long-poll until ``stop`` is set; handlers and the notifier finish their work first."""
+async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event, patience: float) -> None:
+    """Long-poll until ``stop`` is set; handlers and the notifier finish their work first.
+
+    Raises TokenInUse when another bot keeps polling the same token.
+    """
+    conflicts = ConflictWatch(patience)
+    bot.session.middleware(conflicts)
     polling = asyncio.create_task(
         dispatcher.start_polling(bot, polling_timeout=POLLING_TIMEOUT, handle_signals=False)
     )
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    waits = {asyncio.create_task(stop.wait()), asyncio.create_task(conflicts.detected.wait())}
+    await asyncio.wait({polling, *waits}, return_when=asyncio.FIRST_COMPLETED)
     if not polling.done():
         await dispatcher.stop_polling()
-    stopping.cancel()
+    for task in waits:
+        task.cancel()
     await polling  # a polling failure surfaces here
+    if conflicts.detected.is_set() and not stop.is_set():
+        log.error(
+            "another bot is polling Telegram with this token: getUpdates has answered "
+            "409 Conflict for %.0f s. Stopping this bot; stop the other one, or give this "
+            "one its own token",
+            patience,
+        )
+        raise TokenInUse()
 
 
 async def _serve_webhook(

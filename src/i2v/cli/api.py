@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import os
@@ -10,8 +11,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from i2v.cli.context import CliContext, get_context
+from i2v.cli.waiting import wait_for_store
 from i2v.config import Settings
 from i2v.errors import ConfigError
+from i2v.launcher.parentwatch import watch_parent
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -92,16 +95,19 @@ def api(
     settings = settings.model_copy(update={"api_host": host})
     tokened = settings.api_token is not None or bool(settings.api_tokens)
     auth = "bearer token required" if tokened else "no token (loopback only)"
+    watch_parent()  # under i2v up: stop by ourselves when it is gone
+    store = wait_for_store(context, "api")
+    gc.freeze()  # the loaded modules live as long as the process: spare them every collection
     log.info("serving the i2v API on http://%s:%s (%s, %d process(es))", host, port, auth, workers)
     # log_config=None keeps the logging the CLI configured; uvicorn's access lines carry
     # the path only, never headers, so the token cannot reach a log.
     if workers == 1:
-        app = create_app(context.store, settings)
+        app = create_app(store, settings)
         uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
         return
     # Python runs one thread at a time per process; more processes use more cores. Open
     # (and migrate) the store here once, so the processes never race to migrate it.
-    context.store.close()
+    store.close()
     # The server processes read the environment; tell them the address really listened on.
     os.environ["I2V_API_HOST"] = host
     uvicorn.run(

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
+import os
+import socket
 import time
 from collections.abc import Callable, Iterator
-from types import FrameType
+from pathlib import Path
 
+import sqlalchemy as sa
 import typer
 
 from i2v.cli.context import get_context
+from i2v.cli.waiting import wait_for_store
+from i2v.config import Settings
+from i2v.config.settings import mask_url
 from i2v.errors import InputError
 from i2v.gpu import read_gpus
 from i2v.launcher import ControlFolder, Supervisor, plan_children
 from i2v.launcher.children import ROLES
+from i2v.launcher.instance import AlreadyRunning, InstanceLock
 from i2v.launcher.logs import configure_logging
+from i2v.launcher.stopsignals import StopSignals
+from i2v.store.botlock import BotLock
 
 log = logging.getLogger("i2v.launcher")
 
@@ -41,60 +49,82 @@ def up(
         raise InputError(f"unknown role {', '.join(unknown)}; choose worker, bot or api")
     context = get_context(ctx)
     settings = context.settings
-    log_path = configure_logging(settings.data_dir, settings.log_level)
-    # Open (and migrate) the store once here, so a wrong database URL is one clear
-    # error now instead of every child failing in turn.
-    context.store.close()
-    gpus = [reading.index for reading in read_gpus()]
-    specs = plan_children(
-        settings, gpus, roles=only or ROLES, workers=workers, api=api or "api" in only
-    )
-    if not specs:
-        raise InputError("nothing to run: no workers, and no bot (I2V_TELEGRAM_TOKEN is not set)")
-    if "bot" in (only or ROLES) and not any(spec.role == "bot" for spec in specs):
-        log.info("I2V_TELEGRAM_TOKEN is not set, so the bot is off")
-    where = f"{len(gpus)} GPU(s)" if gpus else "the CPU (no NVIDIA GPU found)"
-    log.info("i2v up: %s on %s", ", ".join(s.name for s in specs), where)
-    log.info("logs also go to %s; press Ctrl+C to stop", log_path)
-    stop = _StopSignals()
-    with stop.installed():
-        Supervisor(specs, ControlFolder(settings.data_dir)).run(stop.requested, stop.forced)
+    with contextlib.ExitStack() as locks:
+        # One i2v up per data folder, checked before anything starts: a second one would
+        # start a second set of workers (and a second bot) over the same files.
+        locks.enter_context(_held(InstanceLock.for_data_dir(settings.data_dir)))
+        log_path = configure_logging(settings.data_dir, settings.log_level)
+        # Open (and migrate) the store once here, so a wrong database URL is one clear
+        # error now instead of every child failing in turn; a database that is merely
+        # down is waited for.
+        wait_for_store(context, "i2v up").close()
+        gpus = [reading.index for reading in read_gpus()]
+        roles = only or ROLES
+        specs = plan_children(
+            settings, gpus, roles=roles, workers=workers, api=api or "api" in only
+        )
+        if not specs:
+            raise InputError(
+                "nothing to run: no workers, and no bot (I2V_TELEGRAM_TOKEN is not set)"
+            )
+        if any(spec.role == "bot" for spec in specs):
+            locks.enter_context(_bot_lock(settings))
+        elif "bot" in roles:
+            log.info("I2V_TELEGRAM_TOKEN is not set, so the bot is off")
+        where = f"{len(gpus)} GPU(s)" if gpus else "the CPU (no NVIDIA GPU found)"
+        log.info("i2v up: %s on %s", ", ".join(s.name for s in specs), where)
+        log.info("logs also go to %s; press Ctrl+C to stop", log_path)
+        stop = StopSignals()
+        with stop.installed():
+            Supervisor(specs, ControlFolder(settings.data_dir)).run(stop.requested, stop.forced)
     log.info("i2v up: everything stopped")
 
 
-class _StopSignals:
-    """The first Ctrl+C (or SIGTERM, or Ctrl+Break) stops gracefully; a second one at once."""
+@contextlib.contextmanager
+def _held(lock: InstanceLock) -> Iterator[None]:
+    """Hold ``lock`` while the block runs (AlreadyRunning, naming the holder, if taken)."""
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
-    def __init__(self) -> None:
-        self.count = 0
 
-    def requested(self) -> bool:
-        """True once a stop signal came."""
-        return self.count >= 1
+@contextlib.contextmanager
+def _bot_lock(settings: Settings) -> Iterator[None]:
+    """Hold the database's bot lock while the block runs: one bot per database, any host.
 
-    def forced(self) -> bool:
-        """True once a second stop signal came."""
-        return self.count >= 2
-
-    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
-        self.count += 1
-        if self.count == 1:
-            log.info(
-                "stopping: running jobs finish or go back to the queue (Ctrl+C again: at once)"
+    Workers need no such lock (several GPU hosts may serve one PostgreSQL), but a
+    second bot would poll the same token and edit the same status messages.
+    """
+    url = sa.make_url(settings.database_url_resolved)
+    if url.get_backend_name() == "postgresql":
+        holder = f"i2v up pid {os.getpid()} on {socket.gethostname()}"
+        bot_lock = BotLock(settings.database_url_resolved, holder)
+        taken_by = bot_lock.acquire()
+        if taken_by is not None:
+            raise AlreadyRunning(
+                "another i2v up already runs the bot on the database "
+                f"{mask_url(settings.database_url_resolved)} ({taken_by}); one bot per "
+                "database. Stop that one first, or run only workers here: i2v up --only worker"
             )
-        elif self.count == 2:
-            log.warning("stopping at once: running jobs go back to the queue")
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Route the stop signals here while the block runs."""
-        names = [n for n in ("SIGINT", "SIGTERM", "SIGBREAK") if hasattr(signal, n)]
-        previous = {n: signal.signal(getattr(signal, n), self._handle) for n in names}
         try:
             yield
         finally:
-            for name, handler in previous.items():
-                signal.signal(getattr(signal, name), handler)
+            bot_lock.release()
+        return
+    database = Path(url.database or "")
+    if (
+        url.database in (None, "", ":memory:")
+        or database.resolve().parent == settings.data_dir.resolve()
+    ):
+        yield  # the data folder's lock covers a database inside it
+        return
+    # A SQLite file outside the data folder may be shared by two data folders.
+    with _held(
+        InstanceLock(database.with_name(f"{database.name}.bot.lock"), f"the database {database}")
+    ):
+        yield
 
 
 def restart(

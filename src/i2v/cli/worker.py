@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import enum
 import logging
-import time
 
 import typer
 
-from i2v.cli.context import CliContext, get_context
-from i2v.errors import I2VError, InputError, StoreUnavailable
-from i2v.store import JobStore
+from i2v.cli.context import get_context
+from i2v.cli.waiting import wait_for_store
+from i2v.errors import I2VError, InputError
+from i2v.launcher.parentwatch import watch_parent
 from i2v.worker import Worker, WorkerOptions, install_stop_handlers
 
 log = logging.getLogger("i2v.worker")
 
-#: Longest wait between two tries of a database that is out of reach at start-up.
-START_BACKOFF_MAX_SECONDS = 10.0
 #: Exit code of a worker stopped by an error after start-up: a supervisor starts it again
 #: (exit 2 is kept for a configuration error found at start-up, which restarting cannot fix).
 RUNTIME_ERROR_EXIT = 1
@@ -66,7 +64,9 @@ def worker(
         overrides["model"] = model.strip()
     if overrides:
         settings = settings.model_copy(update=overrides)
-    store = wait_for_store(cli)
+    # Under i2v up: stop by ourselves when it is gone (before handlers: the default ends us).
+    watch_parent()
+    store = wait_for_store(cli, "worker")
     options = WorkerOptions(burst=burst, max_jobs=max_jobs, gpu_index=gpu)
     running = Worker(store, settings, options)
     restore = install_stop_handlers(running)
@@ -77,31 +77,6 @@ def worker(
         raise typer.Exit(RUNTIME_ERROR_EXIT) from None
     finally:
         restore()
-
-
-def wait_for_store(cli: CliContext) -> JobStore:
-    """Open the store, waiting (with a capped backoff) while the database is out of reach."""
-    began: float | None = None
-    backoff = 1.0
-    while True:
-        try:
-            store = cli.store
-        except StoreUnavailable as exc:
-            if began is None:
-                began = time.monotonic()
-                log.warning(
-                    "worker: %s; waiting for the database (if this lasts, check I2V_DATABASE_URL)",
-                    exc,
-                )
-            time.sleep(backoff)
-            backoff = min(START_BACKOFF_MAX_SECONDS, backoff * 2)
-            continue
-        if began is not None:
-            log.warning(
-                "worker: the database is reachable after %.1f s; starting",
-                time.monotonic() - began,
-            )
-        return store
 
 
 def register(app: typer.Typer) -> None:

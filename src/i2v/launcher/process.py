@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from i2v.launcher.children import ChildSpec
+from i2v.launcher.parentwatch import child_environment
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,13 @@ class ChildProcess:
     """A running child whose output lines go to ``on_line``."""
 
     def __init__(self, spec: ChildSpec, on_line: Callable[[str, str], None]) -> None:
-        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+        env = {
+            **os.environ,
+            **spec.env,
+            **child_environment(spec.stop_seconds),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONIOENCODING": "utf-8",
+        }
         if sys.platform == "win32":
             # A group of its own: the console's Ctrl+C reaches only ``i2v up``, and
             # CTRL_BREAK_EVENT sent to this group reaches only this child.
@@ -34,7 +41,9 @@ class ChildProcess:
         self.started_at = time.monotonic()
         self.popen = subprocess.Popen(
             list(spec.argv),
-            stdin=subprocess.DEVNULL,
+            # The parent watch (see parentwatch.py): a pipe we never write to, whose end
+            # of file tells the child that i2v up is gone, however it ended.
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
@@ -60,6 +69,8 @@ class ChildProcess:
         if code is not None:
             # Let the last lines (often the reason it died) reach the log before we report.
             self._pump.join(timeout=2)
+            if self.popen.stdin is not None and not self.popen.stdin.closed:
+                self.popen.stdin.close()
         return code
 
     def request_stop(self) -> None:

@@ -27,6 +27,9 @@ STABLE_SECONDS = 60.0
 CONFIG_ERROR_EXIT = 2
 #: A child that ran this long was past its start-up: even an exit 2 is restarted then.
 START_UP_SECONDS = 30.0
+#: Exit code 4: another process already does this child's work (another bot polls its
+#: token). Starting it again, at any age, would only resume the fight; a person decides.
+ANOTHER_INSTANCE_EXIT = 4
 STATUS_EVERY_SECONDS = 1.0
 #: In a rolling restart, how long a restarted child must stay up before the next one stops.
 ROLL_SETTLE_SECONDS = 2.0
@@ -155,6 +158,13 @@ class Supervisor:
             log.error(
                 "%s exited with code 2 (bad configuration or arguments; see its last lines "
                 "above); not restarting it. Fix the setting and start i2v up again",
+                slot.spec.name,
+            )
+            slot.state = State.GAVE_UP
+        elif code == ANOTHER_INSTANCE_EXIT:
+            log.error(
+                "%s stopped because another process already does its work (see its last "
+                "lines above); not restarting it",
                 slot.spec.name,
             )
             slot.state = State.GAVE_UP

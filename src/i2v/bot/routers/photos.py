@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiohttp import ClientError
 
 from i2v import messages
+from i2v.bot.backlog import Backlog
 from i2v.bot.intake import (
     DAY_SECONDS,
     SOURCE,
@@ -27,12 +28,13 @@ from i2v.bot.intake import (
 )
 from i2v.bot.keyboards import cancel_keyboard
 from i2v.bot.options import BotOptions
+from i2v.bot.outage import photo_kept_text, try_again_text
 from i2v.bot.preferences import Preferences
 from i2v.bot.status import current_language, status_text
 from i2v.config import Settings, VideoConfig
-from i2v.errors import InputError
+from i2v.errors import InputError, StoreUnavailable
 from i2v.intake import check_photo
-from i2v.jobs import Job, JobStatus
+from i2v.jobs import Job, JobSpec, JobStatus
 from i2v.messages import formats
 from i2v.store import JobStore
 
@@ -50,15 +52,23 @@ async def on_image(
     pending: PendingIntake,
     i18n: I18n,
     user_prefs: dict[str, Any],
+    backlog: Backlog,
 ) -> None:
-    """Check the image and the user's limits, queue a job, and reply with its status."""
+    """Check the image and the user's limits, queue a job, and reply with its status.
+
+    While the database is away, the photo goes to the backlog and is queued later.
+    """
     image = image_of(message)
     if image is None:  # pragma: no cover - the filter guarantees one
         return
     key = dedupe_key(message)
     pending.add(key)
     try:
-        refusal = await _refusal_before_download(message, image, store, settings, options)
+        try:
+            refusal = await _refusal_before_download(message, image, store, settings, options)
+        except StoreUnavailable:
+            # The checks that need no database passed; the limits cannot be read now.
+            refusal = None
         if refusal is not None:
             if refusal:
                 await message.reply(refusal)
@@ -79,11 +89,38 @@ async def on_image(
             await message.reply(messages.explain(exc, i18n.current_locale))
             return
         content_type = image.content_type if image.is_document else "image/jpeg"
-        job = await asyncio.to_thread(store.submit, spec, photo, content_type=content_type)
+        try:
+            job = await asyncio.to_thread(store.submit, spec, photo, content_type=content_type)
+        except StoreUnavailable as exc:
+            await _keep_for_later(message, backlog, spec, photo, content_type, exc)
+            return
         log.info("job %s: queued from chat %s", job.id, message.chat.id)
-        await _send_status(message, store, job)
+        try:
+            await _send_status(message, store, job)
+        except StoreUnavailable as exc:
+            # The job is queued; the notifier sends its status message once the store is back.
+            log.warning("job %s: status message waits for the database: %s", job.id, exc)
     finally:
         pending.discard(key)
+
+
+async def _keep_for_later(
+    message: Message,
+    backlog: Backlog,
+    spec: JobSpec,
+    photo: bytes,
+    content_type: str,
+    outage: StoreUnavailable,
+) -> None:
+    """The database is away: keep the photo in the backlog and say the video will come."""
+    try:
+        await asyncio.to_thread(backlog.keep, spec, photo, content_type)
+    except OSError as exc:
+        log.error("chat %s: cannot keep the photo for later either: %s", message.chat.id, exc)
+        await message.reply(try_again_text())
+        return
+    log.warning("chat %s: photo kept until the database is back: %s", message.chat.id, outage)
+    await message.reply(photo_kept_text())
 
 
 async def _refusal_before_download(

@@ -12,9 +12,23 @@ from pathlib import Path
 import pytest
 
 from i2v.cli.app import COMMANDS, command_group
+from i2v.jobs import JobSpec
+from i2v.store import open_store_url
 
 #: What `i2v jobs` and `i2v job ID` must not import: the GPU side, the bot and the API.
 HEAVY = ("i2v.worker", "i2v.engine", "i2v.bot", "i2v.api", "torch", "aiogram", "fastapi")
+#: What `i2v --help`, `i2v job ID --json` and `i2v jobs --json` start without as well: Rich
+#: (only a table or a command's own pretty output needs it) with its Markdown and Pygments,
+#: the message catalogue with Babel (only a sentence about a wait or a failure needs it),
+#: and platformdirs (only when I2V_DATA_DIR is not set).
+NOT_FOR_SHORT_COMMANDS = (
+    "rich",
+    "markdown_it",
+    "pygments",
+    "babel",
+    "i2v.messages",
+    "platformdirs",
+)
 
 _PROBE = """
 import json, sys
@@ -29,10 +43,14 @@ sys.stderr.write(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
-def modules_after(tmp_path: Path, *argv: str) -> tuple[int, set[str], str]:
+def modules_after(
+    tmp_path: Path, *argv: str, database_url: str | None = None
+) -> tuple[int, set[str], str]:
     """Run ``i2v ARGV`` in a fresh interpreter; return its exit code, modules and output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("I2V_")}
     env.update({"I2V_DATA_DIR": str(tmp_path / "data"), "I2V_LOG_LEVEL": "WARNING"})
+    if database_url is not None:
+        env["I2V_DATABASE_URL"] = database_url
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *argv],
         env=env,
@@ -45,8 +63,8 @@ def modules_after(tmp_path: Path, *argv: str) -> tuple[int, set[str], str]:
     return report["code"], set(report["modules"]), done.stdout
 
 
-def heavy_in(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+def heavy_in(modules: set[str], heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy))
 
 
 def test_i2v_jobs_and_i2v_job_import_neither_the_worker_nor_engines_nor_the_bot_nor_the_api(
@@ -58,6 +76,24 @@ def test_i2v_jobs_and_i2v_job_import_neither_the_worker_nor_engines_nor_the_bot_
     code, modules, _ = modules_after(tmp_path, "job", "nosuchjob")
     assert code == 2  # an unknown id is the user's mistake, said in one line
     assert heavy_in(modules) == []
+
+
+def test_i2v_job_id_json_and_i2v_jobs_json_import_neither_rich_nor_the_message_catalogue(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{(tmp_path / 'i2v.db').as_posix()}"
+    store = open_store_url(url)
+    job_id = store.submit(JobSpec(prompt="a cup of coffee"), b"photo").id
+    store.close()
+    code, modules, shown = modules_after(tmp_path, "job", job_id, "--json", database_url=url)
+    assert (code, json.loads(shown)["id"]) == (0, job_id)
+    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []
+    code, modules, listed = modules_after(tmp_path, "jobs", "--json", database_url=url)
+    assert (code, [job["id"] for job in json.loads(listed)]) == (0, [job_id])
+    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []
+    code, modules, listed = modules_after(tmp_path, "jobs", "--status", "failed", database_url=url)
+    assert (code, listed.strip()) == (0, "no jobs")
+    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []
 
 
 def test_i2v_help_lists_every_command_with_its_help_and_imports_no_command_module(
@@ -72,6 +108,14 @@ def test_i2v_help_lists_every_command_with_its_help_and_imports_no_command_modul
         m.startswith("i2v.cli.") and m not in {"i2v.cli.app", "i2v.cli.context"} for m in modules
     ), sorted(m for m in modules if m.startswith("i2v."))
     assert not any(m in modules for m in ("sqlalchemy", "pydantic", *HEAVY))
+    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []
+
+
+def test_i2v_help_lists_each_commands_whole_help_line_wrapped_not_cut(tmp_path: Path) -> None:
+    _, _, page = modules_after(tmp_path, "--help")
+    listed = " ".join(page.split())
+    for name, (_, help_line) in COMMANDS.items():
+        assert f" {name} {help_line}" in listed, name
 
 
 def test_the_help_lines_listed_without_importing_match_each_commands_own_help() -> None:

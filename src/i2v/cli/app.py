@@ -10,7 +10,6 @@ none of them), so short commands start fast.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -90,13 +89,14 @@ class LazyGroup(TyperGroup):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module, help_line = COMMANDS[cmd_name]
             if self._listing:
-                return typer.core.TyperCommand(cmd_name, help=help_line)
+                # short_help: listed whole (wrapped), as Rich listed it, not cut to 45 characters.
+                return typer.core.TyperCommand(cmd_name, help=help_line, short_help=help_line)
             self.load(module)
         return self.commands.get(cmd_name)
 
     def load(self, module: str) -> None:
         """Import a command module and add the commands it registers."""
-        registered = typer.Typer()
+        registered = typer.Typer(rich_markup_mode=None)
         importlib.import_module(module).register(registered)
         group = typer.main.get_group(registered)
         assert isinstance(group, TyperGroup)
@@ -107,6 +107,8 @@ class LazyGroup(TyperGroup):
         try:
             return super().resolve_command(ctx, args)
         except UsageError as exc:
+            import difflib  # only for a mistyped command
+
             typo = args[0] if args else ""
             matches = difflib.get_close_matches(typo, list(COMMANDS)) if typo else []
             if matches and "Did you mean" not in exc.message:
@@ -130,6 +132,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: with Rich, typer imports it (and Markdown, Pygments)
+    # for every `--help` and mistake, about as long as the rest of the start-up.
+    rich_markup_mode=None,
 )
 
 

@@ -1,15 +1,14 @@
-"""How jobs and workers look on a terminal."""
+"""How jobs and workers look on a terminal.
+
+Rich (for the tables) and the message catalogue (for durations and failure sentences)
+are imported where used, so `i2v job ID --json` and an empty `i2v jobs` start without them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.table import Table
-
-from i2v import messages
 from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, WorkerInfo, worker_command
-from i2v.messages import formats
 
 #: A wait shorter than this is said as "starts now".
 START_NOW_SECONDS = 5.0
@@ -25,11 +24,15 @@ STAGE_WORDS = {
 
 def format_duration(seconds: float | None) -> str:
     """Say a measured duration the way a person would: 45 s, 3 min 12 s, 2 min, 1 h 5 min."""
+    from i2v.messages import formats
+
     return "unknown" if seconds is None else formats.duration(seconds, "en")
 
 
 def format_estimate(seconds: float | None) -> str:
     """Say an estimate rounded as a person would: 45 s, 3 min, 1 h 5 min."""
+    from i2v.messages import formats
+
     return "unknown" if seconds is None else formats.about(seconds, "en")
 
 
@@ -60,6 +63,8 @@ def failure_line(job: Job) -> str:
     """Why a job failed: its stored summary, or the catalogue's sentence when it has none."""
     if job.error_message:
         return job.error_message
+    from i2v import messages
+
     return messages.job_failure_of(job, "en")
 
 
@@ -88,6 +93,9 @@ def describe_job(job: Job, position: QueuePosition | None = None, *, admin: bool
 
 def job_table(jobs: Sequence[Job]) -> None:
     """Print jobs as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("id", "status", "stage", "progress", "created", "source", "error")
     for column in table.columns[:6]:
         column.no_wrap = True
@@ -106,6 +114,9 @@ def job_table(jobs: Sequence[Job]) -> None:
 
 def worker_table(workers: Sequence[WorkerInfo], alive: Sequence[bool]) -> None:
     """Print workers as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("id", "host", "pid", "child", "state", "job", "model", "last seen")
     for worker, is_alive in zip(workers, alive, strict=True):
         state = worker.state.value if is_alive else f"{worker.state.value} (gone)"

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -30,6 +29,8 @@ MEMORY_PLAN_PATTERN = (
 
 def default_data_dir() -> Path:
     """Return the platform's per-user data folder for i2v."""
+    import platformdirs  # only when I2V_DATA_DIR is not set
+
     return Path(platformdirs.user_data_dir("i2v", appauthor=False))
 
 

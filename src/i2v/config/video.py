@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from i2v.config.settings import Settings
 from i2v.jobs import JobSpec, Resolution
-from i2v.messages import refusal
 
 MIN_DURATION_SECONDS = 1.0
 MAX_DURATION_SECONDS = 10.0
@@ -45,6 +44,9 @@ class VideoConfig:
         The filled-in spec records what the user actually gets (resolution, length,
         seed), so a job can be reproduced from its record alone.
         """
+        # Imported here: the sentences (and Babel) load only when a spec is checked.
+        from i2v.messages import refusal
+
         prompt = spec.prompt.strip()
         if len(prompt) > self.max_prompt_chars:
             raise refusal("prompt_too_long", n=len(prompt), limit=self.max_prompt_chars)

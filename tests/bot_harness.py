@@ -53,7 +53,13 @@ def worker_settings(data_dir: Path, step_seconds: float = 0.0) -> Settings:
     that watch a job run; the stall and cancel clocks then allow for such a step.
     """
     if not step_seconds:
-        return fast_settings(data_dir, factory="i2v.engine.factory:build_engine", engine="kenburns")
+        return fast_settings(
+            data_dir,
+            factory="i2v.engine.factory:build_engine",
+            engine="kenburns",
+            # A real encode on a busy machine may pause for seconds; stalls are not tested here.
+            stall_timeout_seconds=30.0,
+        )
     slow_down(data_dir, step_seconds)
     return fast_settings(
         data_dir,

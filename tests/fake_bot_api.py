@@ -270,7 +270,7 @@ class FakeBotApi(BotApiMethods):
         """The current text of one message."""
         return str(self.message(chat_id, message_id).text)
 
-    def first_message_id(self, chat_id: int, *, timeout: float = 15.0) -> int:
+    def first_message_id(self, chat_id: int, *, timeout: float = 60.0) -> int:
         """Wait for the bot's first message in a chat (the status reply) and return its id."""
         messages = self.wait_for(
             lambda: self.messages(chat_id), timeout=timeout, what="a status message"

@@ -73,7 +73,11 @@ def test_a_job_goes_from_queue_to_video_and_the_events_tell_each_step_in_order(
             events.append(next(parsed))
             # The worker starts only after the client saw the job waiting in the queue.
             worker_settings = fast_settings(
-                tmp_path / "worker", factory="i2v.engine.factory:build_engine", engine="kenburns"
+                tmp_path / "worker",
+                factory="i2v.engine.factory:build_engine",
+                engine="kenburns",
+                # A real encode on a busy machine may pause for seconds; stalls are not tested here.
+                stall_timeout_seconds=30.0,
             )
             with worker_thread(store, worker_settings, max_jobs=1):
                 events.extend(parsed)

@@ -71,7 +71,11 @@ def test_a_person_uploads_a_photo_watches_progress_and_plays_the_video(
     from playwright.sync_api import sync_playwright
 
     worker_settings = fast_settings(
-        tmp_path / "worker", factory="i2v.engine.factory:build_engine", engine="kenburns"
+        tmp_path / "worker",
+        factory="i2v.engine.factory:build_engine",
+        engine="kenburns",
+        # A real encode on a busy machine may pause for seconds; stalls are not tested here.
+        stall_timeout_seconds=30.0,
     )
     with (
         live_server(create_app(store, settings)) as base_url,
@@ -166,7 +170,11 @@ def test_a_russian_phone_with_a_token_streams_the_video_and_a_failure_offers_to_
     from test_messages import latin_phrases
 
     worker_settings = fast_settings(
-        tmp_path / "worker", factory="i2v.engine.factory:build_engine", engine="kenburns"
+        tmp_path / "worker",
+        factory="i2v.engine.factory:build_engine",
+        engine="kenburns",
+        # A real encode on a busy machine may pause for seconds; stalls are not tested here.
+        stall_timeout_seconds=30.0,
     )
     long_name = tmp_path / ("a-very-long-holiday-photo-name-" * 5 + ".png")
     long_name.write_bytes((DATA / "coffee.png").read_bytes())

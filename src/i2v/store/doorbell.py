@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 import socket
 import sys
 import threading
@@ -46,7 +45,6 @@ class Doorbell:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.bind((LOOPBACK, 0))
-            self._sock.setblocking(False)
             self.port: int = self._sock.getsockname()[1]
             folder.mkdir(exist_ok=True)
             _prune(folder)
@@ -59,12 +57,12 @@ class Doorbell:
     def wait(self, timeout: float) -> bool:
         """Block until rung or ``timeout`` passed; True if rung (all pending rings taken)."""
         try:
-            ready, _, _ = select.select([self._sock], [], [], max(0.0, timeout))
-        except (OSError, ValueError):  # closed meanwhile
-            return False
-        if not ready:
+            self._sock.settimeout(max(timeout, 1e-6))
+            self._sock.recv(16)
+        except OSError:  # timed out (socket.timeout is an OSError), or closed meanwhile
             return False
         with contextlib.suppress(OSError):
+            self._sock.setblocking(False)
             while True:
                 self._sock.recv(16)
         return True

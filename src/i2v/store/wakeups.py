@@ -12,7 +12,10 @@ between its last look and its next wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import selectors
+import socket
 import sqlite3
 import threading
 import time
@@ -40,6 +43,9 @@ _RING_KEY = "i2v_ring_after_commit"
 #: PostgreSQL: while the listener is down, waiters poll this often.
 OUTAGE_POLL_SECONDS = 1.0
 RECONNECT_SECONDS = 0.5
+#: PostgreSQL: the listening thread blocks on its socket this long between looks at its
+#: stop flag (close() wakes it at once; a dead connection makes the socket readable).
+LISTEN_BLOCK_SECONDS = 30.0
 
 
 async def open_waiter(store_feed: Callable[[], ChangeFeed], topics: Collection[str]) -> Waiter:
@@ -270,6 +276,9 @@ class _Listener:
         self._conn: psycopg.Connection[object] | None = None
         self._stop = threading.Event()
         self._up = threading.Event()
+        # close() writes here to end the thread's wait on the socket (works on Windows too).
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
         self._thread = threading.Thread(target=self._run, name="i2v-listen", daemon=True)
         self._thread.start()
         # Give the first connection a moment, so the first wait already hears notifications.
@@ -302,9 +311,18 @@ class _Listener:
             self._up.set()
             # Anything sent while we were away is lost: let every waiter look once.
             self._feed.bump()
-            while not self._stop.is_set():
-                for note in conn.notifies(timeout=1.0):
-                    self._feed.bump([note.channel.removeprefix(CHANNEL_PREFIX)])
+            # A selector, not select(): a process with many files open passes FD_SETSIZE.
+            with selectors.DefaultSelector() as sockets:
+                sockets.register(conn.fileno(), selectors.EVENT_READ)
+                sockets.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stop.is_set():
+                    # Take what arrived, then block on the socket itself: psycopg's own
+                    # notifies(timeout=...) wakes ten times a second to stay interruptible.
+                    for note in conn.notifies(timeout=0):
+                        self._feed.bump([note.channel.removeprefix(CHANNEL_PREFIX)])
+                    sockets.select(LISTEN_BLOCK_SECONDS)
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(64)
         finally:
             self.connected = False
             conn.close()
@@ -312,4 +330,8 @@ class _Listener:
     def close(self) -> None:
         """Stop the thread and close the connection."""
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"!")
         self._thread.join(timeout=3.0)
+        self._wake_r.close()
+        self._wake_w.close()

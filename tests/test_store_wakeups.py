@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +15,43 @@ import psycopg
 import pytest
 
 import fake_engines
-from i2v.jobs import JobSpec, JobStatus
-from i2v.store import JobStore, open_store_url, wakeups
+from i2v.jobs import JobSpec, JobStatus, WorkerState
+from i2v.store import JobStore, doorbell, open_store_url, wakeups
+from i2v.worker import supervisor
+from i2v.worker.core import WorkerOptions
+from i2v.worker.supervisor import Worker
 from private_postgres import postgres_bin_dir, private_postgres
-from worker_harness import PHOTO, fast_settings, status_is, submit, wait_for, worker_thread
+from worker_harness import (
+    FAST_OPTIONS,
+    PHOTO,
+    fast_settings,
+    status_is,
+    submit,
+    wait_for,
+    worker_thread,
+)
 
 SUBMIT_FROM_ANOTHER_PROCESS = (
     "import sys; from i2v.jobs import JobSpec; from i2v.store import open_store_url; "
     "open_store_url(sys.argv[1]).submit(JobSpec(seed=1), sys.argv[2].encode())"
 )
+
+
+SUBMIT_AND_SAY_WHEN = SUBMIT_FROM_ANOTHER_PROCESS + "; print(__import__('time').time())"
+
+
+def submit_from_another_process(url: str) -> float:
+    """Submit a job from a new process (as the CLI does); return when its commit was done."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", SUBMIT_AND_SAY_WHEN, url, "photo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return float(done.stdout.split()[-1])
 
 
 def open_url(url: str) -> Iterator[JobStore]:
@@ -54,6 +84,56 @@ def test_a_sqlite_waiter_wakes_on_a_submit_from_another_process(sqlite_url: str)
     assert woke
     assert time.monotonic() - started < 20
     assert store.count_jobs(statuses=[JobStatus.QUEUED]) == 1
+
+
+def test_a_sqlite_waiter_is_woken_by_the_doorbell_of_a_submit_from_another_process(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The change check runs only when rung: any wake-up below came from the doorbell.
+    monkeypatch.setattr(wakeups, "SQLITE_MIN_CHECK_SECONDS", 60.0)
+    monkeypatch.setattr(wakeups, "SQLITE_MAX_CHECK_SECONDS", 60.0)
+    [store] = open_url(sqlite_url)
+    waiter = store.change_feed(safety_poll_seconds=60).waiter([wakeups.QUEUED])
+    committed = submit_from_another_process(sqlite_url)
+    assert waiter.wait(30)
+    woke = time.time()
+    assert woke - committed < 10  # seconds on a loaded machine; bench/job_queue.py times it
+    assert store.count_jobs(statuses=[JobStatus.QUEUED]) == 1
+
+
+def test_a_lost_doorbell_ring_still_wakes_within_the_sqlite_safety_check(
+    sqlite_url: str,
+) -> None:
+    [store] = open_url(sqlite_url)
+    waiter = store.change_feed(safety_poll_seconds=60).waiter([wakeups.QUEUED])
+    # Point this process's bell file at a port nobody listens on: the ring is lost.
+    [bell] = doorbell.bell_folder(store_path(sqlite_url)).iterdir()  # type: ignore[union-attr]
+    bell.rename(bell.with_name(f"{os.getpid()}-{closed_port()}"))
+    committed = submit_from_another_process(sqlite_url)
+    assert waiter.wait(30)
+    late = time.time() - committed
+    assert late <= wakeups.SQLITE_MAX_CHECK_SECONDS + 1.0
+    assert store.count_jobs(statuses=[JobStatus.QUEUED]) == 1
+
+
+def test_a_closed_sqlite_feed_takes_its_bell_file_away(sqlite_url: str) -> None:
+    store = open_store_url(sqlite_url)
+    store.change_feed().waiter()
+    folder = doorbell.bell_folder(store_path(sqlite_url))
+    assert folder is not None and len(list(folder.iterdir())) == 1
+    store.close()
+    assert list(folder.iterdir()) == []
+
+
+def store_path(sqlite_url: str) -> str:
+    return sqlite_url.removeprefix("sqlite:///")
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def test_a_sqlite_waiter_with_nothing_to_see_times_out_quietly(sqlite_url: str) -> None:
@@ -126,12 +206,12 @@ def _submitted(store: JobStore) -> bool:
 
 
 def test_cancel_reaches_a_running_job_within_one_step_by_notification(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, store_url: str
 ) -> None:
     step = 0.3
     settings = fast_settings(tmp_path)
     fake_engines.configure(tmp_path, steps=60, step_seconds=step)
-    [store] = open_url(postgres_url)
+    [store] = open_url(store_url)
     [job_id] = submit(store)
     # Progress writes (which also carry the flag) are 60 s apart: only the notification can.
     with worker_thread(store, settings, max_jobs=1, progress_seconds=60):
@@ -142,3 +222,35 @@ def test_cancel_reaches_a_running_job_within_one_step_by_notification(
     assert job.status is JobStatus.CANCELED
     assert len([t for t in fake_engines.step_times(tmp_path) if t > asked]) <= 2
     store.close()
+
+
+def test_an_idle_worker_notices_a_stop_at_once_though_it_sleeps_for_long(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing else ends its wait early: no heartbeat commits, no safety poll, a long idle wait.
+    monkeypatch.setattr(supervisor, "IDLE_WAIT_SECONDS", 60.0)
+    settings = fast_settings(
+        tmp_path,
+        worker_heartbeat_seconds=30,
+        worker_lease_seconds=120,
+        wakeup_safety_poll_seconds=60,
+    )
+    [store] = open_url(sqlite_url)
+    worker = Worker(store, settings, WorkerOptions(**FAST_OPTIONS))
+    thread = threading.Thread(target=worker.run, name="test-worker")
+    thread.start()
+    try:
+        wait_for(lambda: _idle(store), 60, "an idle worker")
+        time.sleep(0.2)  # let it settle into its long wait on wake-ups
+    finally:
+        started = time.monotonic()
+        worker.stop()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 10  # not the 60 s wait
+    assert worker.stopping
+    store.close()
+
+
+def _idle(store: JobStore) -> bool:
+    return any(w.state is WorkerState.IDLE for w in store.list_workers())

@@ -2,22 +2,28 @@
 
 One :class:`ChangeFeed` per process and database. On PostgreSQL it holds one
 ``LISTEN`` connection in a thread (reconnecting after an outage, polling until
-then); on SQLite it asks ``PRAGMA data_version`` on a kept connection at an
-adaptive interval, which costs microseconds and sees commits from any process.
-Each consumer takes a :class:`Waiter` of its own, so no wake-up is missed
+then); on SQLite a thread asks ``PRAGMA data_version`` on a kept connection when a
+writer on this machine rings its doorbell (``doorbell.py``) after a commit, and
+otherwise at an adaptive interval (fast just after a change, slowing to once a
+second), so an idle process wakes about once a second. Each consumer takes a :class:`Waiter` of its own, so no wake-up is missed
 between its last look and its next wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import selectors
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection
 
 import sqlalchemy as sa
+
+from i2v.store import doorbell
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +34,18 @@ CHANGED = "changed"
 TOPICS = (QUEUED, CANCEL, CHANGED)
 CHANNEL_PREFIX = "i2v_"
 
-#: SQLite: the change check runs this often just after a change, slowing to the maximum.
+#: SQLite: the change check runs this often just after a change, slowing to the maximum,
+#: besides at once on every ring of the doorbell. The maximum is what a lost ring costs.
 SQLITE_MIN_CHECK_SECONDS = 0.005
-SQLITE_MAX_CHECK_SECONDS = 0.05
+SQLITE_MAX_CHECK_SECONDS = 1.0
+#: The key, in a connection's info, of the bell folder to ring when it is checked in.
+_RING_KEY = "i2v_ring_after_commit"
 #: PostgreSQL: while the listener is down, waiters poll this often.
 OUTAGE_POLL_SECONDS = 1.0
 RECONNECT_SECONDS = 0.5
+#: PostgreSQL: the listening thread blocks on its socket this long between looks at its
+#: stop flag (close() wakes it at once; a dead connection makes the socket readable).
+LISTEN_BLOCK_SECONDS = 30.0
 
 
 async def open_waiter(store_feed: Callable[[], ChangeFeed], topics: Collection[str]) -> Waiter:
@@ -50,6 +62,26 @@ def notify(conn: sa.Connection, topic: str, job_id: str) -> None:
     """Announce ``topic`` for a job inside the caller's transaction (delivered on commit)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_notify(:c, :p)"), {"c": channel(topic), "p": job_id})
+    else:
+        _ring_after_commit(conn)
+
+
+def _ring_after_commit(conn: sa.Connection) -> None:
+    """SQLite: ring this file's doorbell once the connection is back in the pool (committed)."""
+    folder = doorbell.bell_folder(conn.engine.url.database)
+    if folder is None:
+        return
+    conn.info[_RING_KEY] = folder
+    pool = conn.engine.pool
+    if not sa.event.contains(pool, "checkin", _ring_on_checkin):
+        sa.event.listen(pool, "checkin", _ring_on_checkin)
+
+
+def _ring_on_checkin(_dbapi_connection: object, record: object) -> None:
+    info = getattr(record, "info", None)
+    folder = info.pop(_RING_KEY, None) if isinstance(info, dict) else None
+    if folder is not None:
+        doorbell.ring(folder)
 
 
 class Waiter:
@@ -90,6 +122,7 @@ class ChangeFeed:
         self._cond = threading.Condition()
         self._gen = dict.fromkeys(TOPICS, 0)
         self._closed = False
+        self._kicks = 0
         self._backend: _Listener | _DataVersion
         if engine.dialect.name == "postgresql":
             self._backend = _Listener(self, engine)
@@ -117,28 +150,32 @@ class ChangeFeed:
                 self._gen[topic] += 1
             self._cond.notify_all()
 
+    def kick(self) -> None:
+        """End every wait now, as if it timed out (e.g. to notice a stop request at once)."""
+        with self._cond:
+            self._kicks += 1
+            self._cond.notify_all()
+
     def wait_for(
         self, topics: frozenset[str], seen: dict[str, int], timeout: float
     ) -> tuple[bool, dict[str, int]]:
         """Wait until a topic's generation passes ``seen``; return (changed, generations now)."""
         timeout = min(timeout, self.safety_poll_seconds)
         deadline = time.monotonic() + timeout
+        kicks = self._kicks
         polled = False
-        if isinstance(self._backend, _DataVersion):
-            self._backend.check_until(lambda: self._moved(topics, seen), deadline)
-        else:
-            with self._cond:
-                while not self._moved(topics, seen) and not self._closed:
-                    left = deadline - time.monotonic()
-                    if not self.connected:
-                        # No notifications while the listener is down: poll instead.
-                        left = min(left, OUTAGE_POLL_SECONDS)
-                        self._cond.wait(max(0.0, left))
-                        polled = True
-                        break
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
+        with self._cond:
+            while not self._moved(topics, seen) and not self._closed:
+                left = deadline - time.monotonic()
+                if not self.connected:
+                    # No notifications while the listener is down: poll instead.
+                    left = min(left, OUTAGE_POLL_SECONDS)
+                    self._cond.wait(max(0.0, left))
+                    polled = True
+                    break
+                if left <= 0 or self._kicks != kicks:
+                    break
+                self._cond.wait(left)
         now = self.generation()
         return polled or self._moved(topics, seen, now), now
 
@@ -157,45 +194,71 @@ class ChangeFeed:
 
 
 class _DataVersion:
-    """SQLite: ``PRAGMA data_version`` moves whenever another connection commits."""
+    """SQLite: a thread checks ``PRAGMA data_version`` (it moves when another connection commits).
+
+    It checks when the doorbell rings, and otherwise at an adaptive interval.
+    """
 
     connected = True
 
     def __init__(self, feed: ChangeFeed, engine: sa.Engine) -> None:
         self._feed = feed
-        self._lock = threading.Lock()
         database = engine.url.database or ":memory:"
         self._conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._version = self._read()
-        self._interval = SQLITE_MIN_CHECK_SECONDS
+        self._bell: doorbell.Doorbell | None = None
+        folder = doorbell.bell_folder(engine.url.database)
+        if folder is not None:
+            try:
+                self._bell = doorbell.Doorbell(folder)
+            except OSError as exc:
+                log.info(
+                    "change feed: no doorbell in %s (%s); checking for changes every %.0f s",
+                    folder,
+                    type(exc).__name__,
+                    SQLITE_MAX_CHECK_SECONDS,
+                )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="i2v-data-version", daemon=True)
+        self._thread.start()
 
     def _read(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def check_until(self, done: object, deadline: float) -> None:
-        """Check for commits at an adaptive interval until ``done()`` or the deadline."""
-        assert callable(done)
-        while not done():
-            try:
-                version = self._read()
-            except sqlite3.Error:
-                version = self._version + 1  # a locked or busy file: let the caller look
-            if version != self._version:
-                self._version = version
-                self._interval = SQLITE_MIN_CHECK_SECONDS
-                self._feed.bump()
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(left, self._interval))
-            self._interval = min(SQLITE_MAX_CHECK_SECONDS, self._interval * 2)
+    def _sleep(self, seconds: float) -> bool:
+        """Wait for a ring or ``seconds``; True if rung."""
+        if self._bell is None:
+            return self._stop.wait(seconds)
+        return self._bell.wait(seconds)
+
+    def _run(self) -> None:
+        interval = SQLITE_MIN_CHECK_SECONDS
+        try:
+            while not self._stop.is_set():
+                rung = self._sleep(interval)
+                if self._stop.is_set():
+                    return
+                try:
+                    version = self._read()
+                except sqlite3.Error:
+                    version = self._version + 1  # a locked or busy file: let the waiters look
+                if version != self._version:
+                    self._version = version
+                    interval = SQLITE_MIN_CHECK_SECONDS
+                    self._feed.bump()
+                elif not rung:
+                    interval = min(SQLITE_MAX_CHECK_SECONDS, interval * 2)
+        finally:
+            self._conn.close()
 
     def close(self) -> None:
-        """Close the kept connection."""
-        with self._lock:
-            self._conn.close()
+        """Stop the thread, close the kept connection and unregister the doorbell."""
+        self._stop.set()
+        if self._bell is not None:
+            self._bell.ring()
+        self._thread.join(timeout=3.0)
+        if self._bell is not None:
+            self._bell.close()
 
 
 class _Listener:
@@ -213,6 +276,9 @@ class _Listener:
         self._conn: psycopg.Connection[object] | None = None
         self._stop = threading.Event()
         self._up = threading.Event()
+        # close() writes here to end the thread's wait on the socket (works on Windows too).
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
         self._thread = threading.Thread(target=self._run, name="i2v-listen", daemon=True)
         self._thread.start()
         # Give the first connection a moment, so the first wait already hears notifications.
@@ -245,9 +311,18 @@ class _Listener:
             self._up.set()
             # Anything sent while we were away is lost: let every waiter look once.
             self._feed.bump()
-            while not self._stop.is_set():
-                for note in conn.notifies(timeout=1.0):
-                    self._feed.bump([note.channel.removeprefix(CHANNEL_PREFIX)])
+            # A selector, not select(): a process with many files open passes FD_SETSIZE.
+            with selectors.DefaultSelector() as sockets:
+                sockets.register(conn.fileno(), selectors.EVENT_READ)
+                sockets.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stop.is_set():
+                    # Take what arrived, then block on the socket itself: psycopg's own
+                    # notifies(timeout=...) wakes ten times a second to stay interruptible.
+                    for note in conn.notifies(timeout=0):
+                        self._feed.bump([note.channel.removeprefix(CHANNEL_PREFIX)])
+                    sockets.select(LISTEN_BLOCK_SECONDS)
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(64)
         finally:
             self.connected = False
             conn.close()
@@ -255,4 +330,8 @@ class _Listener:
     def close(self) -> None:
         """Stop the thread and close the connection."""
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"!")
         self._thread.join(timeout=3.0)
+        self._wake_r.close()
+        self._wake_w.close()

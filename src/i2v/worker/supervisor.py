@@ -35,8 +35,9 @@ BUSY_TICK_SECONDS = 0.05
 #: Queued jobs this worker cannot run (another model) are looked at again this often,
 #: or as soon as the number of queued jobs changes.
 RECHECK_SECONDS = 1.0
-#: Longest an idle worker blocks on wake-ups before it checks its child and stop flag.
-IDLE_WAIT_SECONDS = 0.5
+#: Longest an idle worker blocks on wake-ups before it checks its child, its database
+#: outage and so on (a stop request ends the wait at once; see ``stop``).
+IDLE_WAIT_SECONDS = 5.0
 
 
 class Worker(JobWatch):
@@ -51,9 +52,9 @@ class Worker(JobWatch):
         #: (queued jobs, when) of the last look that found none this worker can run.
         self._passed_over: tuple[int, float] | None = None
         self._stop_announced = False
-        feed = store.change_feed(settings.wakeup_safety_poll_seconds)
+        self._feed = store.change_feed(settings.wakeup_safety_poll_seconds)
         #: Wakes the idle loop when a job is queued (or the safety poll passes).
-        self._queued = feed.waiter([wakeups.QUEUED])
+        self._queued = self._feed.waiter([wakeups.QUEUED])
         self._woken = False
 
     # --- the loop ---------------------------------------------------------------------
@@ -87,6 +88,8 @@ class Worker(JobWatch):
             if self._stop_at is None or deadline < self._stop_at:
                 self._stop_at = deadline
         log.info("worker %s: stopping; running jobs get %s to finish", self.id, say_seconds(grace))
+        # An idle loop blocks on wake-ups for seconds: end that wait so the stop is seen now.
+        self._feed.kick()
 
     def _finished(self) -> bool:
         if self._active:
@@ -221,7 +224,7 @@ class Worker(JobWatch):
         if self._active or self._ready is None or not self._queue_empty:
             return self._child.receive(tick)
         # Idle with a loaded model: the child has nothing to say, so block on the store's
-        # wake-ups instead of polling it (a stop is noticed within IDLE_WAIT_SECONDS).
+        # wake-ups instead of polling it (a stop kicks the wait, so it is noticed at once).
         received = self._child.receive(0)
         if not received:
             self._woken = self._queued.wait(IDLE_WAIT_SECONDS) or self._woken

@@ -6,10 +6,10 @@ a "front-end host" runs ``i2v bot`` (against the fake Bot API) and ``i2v api``.
 Each host has a host name of its own (a UTS namespace) and reaches the others
 over a bridge, through 169.254.x.x link-local addresses that exist only there.
 
-The story: jobs from both front ends spread across both GPU hosts; gpu-a's cable
-is pulled while it runs a job, its lease expires and gpu-b finishes that job once;
-the cable goes back in, gpu-a finds its lease lost, throws its video away and
-keeps serving; ``i2v workers`` lists both hosts; no video reaches a chat twice.
+The story: jobs from both front ends spread across both GPU hosts; the cable of
+the host running a bot job is pulled mid-job, its lease expires and the other host
+finishes that job once; the cable goes back in, the cut-off host finds its lease
+lost, throws its video away and keeps serving; ``i2v workers`` lists both hosts; no video reaches a chat twice.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ pytestmark = [
 
 TESTS = Path(__file__).resolve().parent
 API_TOKEN = "multihost-test-token-0123456789abcdef"
-#: Each of the 8 steps of a job takes this long, so a job runs for a few seconds.
+#: Each step of a job takes this long. Ken Burns reports one step per 8 frames, and a job
+#: is 4 s at 8 fps: 4 steps, so a job runs long enough to be seen running and cut off.
 STEP_SECONDS = 0.5
 #: Short clocks, so a lost host is noticed within seconds.
 LEASE_SECONDS = 3.0
@@ -100,7 +101,7 @@ class Hosts:
             "I2V_WORKER_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
             "I2V_WAKEUP_SAFETY_POLL_SECONDS": "1",
             "I2V_RESOLUTION": "480p",
-            "I2V_DURATION_SECONDS": "1",
+            "I2V_DURATION_SECONDS": "4",
             "I2V_FPS": "8",
             "I2V_LOG_LEVEL": "INFO",
             **extra,
@@ -252,39 +253,50 @@ def test_jobs_spread_over_two_gpu_hosts_and_a_cut_off_host_loses_its_job_to_the_
             assert set(api_ids) <= {j.id for j in first}
             wait_for(lambda: len(telegram.uploads()) == 2, timeout=60, what="two bot videos")
 
-            # 2. gpu-a's cable is pulled mid-job; gpu-b finishes that job, once.
+            # 2. The cable of the host running a bot job is pulled mid-job; the other host
+            # finishes that job, once. (Which host claims it is the workers' race to win.)
             telegram.send_photo(ALICE, photo_bytes)
             telegram.send_photo(BORIS, photo_bytes)
 
-            def running_on_gpu_a() -> Job | None:
+            def running_bot_job() -> Job | None:
                 for job in bot_jobs()[2:]:
-                    running = job.status is JobStatus.RUNNING and job.progress > 0.1
-                    if running and host_of(job) == "gpu-a":
+                    if job.status is JobStatus.RUNNING and job.progress > 0.1:
                         return job
                 return None
 
-            cut = wait_for(running_on_gpu_a, timeout=60, what="a bot job running on gpu-a")
-            net.cut("gpu-a")
+            cut = wait_for(running_bot_job, timeout=60, what="a bot job running on a GPU host")
+            victim = host_of(cut)
+            [other] = {"gpu-a", "gpu-b"} - {victim}
+            net.cut(victim)
             rescued = wait_for(
                 lambda: (j := store.get(cut.id)).status is JobStatus.SUCCEEDED and j,
                 timeout=60,
-                what="gpu-b to finish the job gpu-a was cut off from",
+                what=f"{other} to finish the job {victim} was cut off from",
             )
-            assert host_of(rescued) == "gpu-b"
+            assert host_of(rescued) == other
             assert rescued.attempts == 2
             wait_for(lambda: len(telegram.uploads()) == 4, timeout=60, what="four bot videos")
 
-            # 3. The cable goes back in: gpu-a finds its lease lost, drops its video, rejoins.
-            net.restore("gpu-a")
+            # 3. The cable goes back in: the cut-off host finds its lease lost, drops its
+            # video, and rejoins.
+            net.restore(victim)
             wait_for(
-                lambda: f"job {cut.id}: lease lost" in hosts.log("gpu-a", "worker"),
+                lambda: f"job {cut.id}: lease lost" in hosts.log(victim, "worker"),
                 timeout=90,
-                what="gpu-a to notice it lost the job",
+                what=f"{victim} to notice it lost the job",
             )
-            later = [submit_by_api() for _ in range(4)]
-            done = wait_for(lambda: all_done(10), timeout=120, what="the jobs after the cut")
-            assert "gpu-a" in {host_of(j) for j in done if j.id in later}
-            assert store.get(cut.id).worker_id == rescued.worker_id  # not overwritten by gpu-a
+            # Which host claims a job is a race; a rejoined host wins some of a few rounds.
+            later: list[str] = []
+            for _ in range(3):
+                later += [submit_by_api() for _ in range(4)]
+                expected = 6 + len(later)
+                done = wait_for(
+                    lambda n=expected: all_done(n), timeout=120, what="the jobs after the cut"
+                )
+                if victim in {host_of(j) for j in done if j.id in later}:
+                    break
+            assert victim in {host_of(j) for j in done if j.id in later}
+            assert store.get(cut.id).worker_id == rescued.worker_id  # not overwritten by the victim
 
             # 4. `i2v workers` on the front end lists both GPU hosts, alive.
             listed = json.loads(hosts.run("front", "workers", "--json"))

@@ -8,12 +8,8 @@ inside the functions.
 
 from __future__ import annotations
 
-import ctypes
 import inspect
 import logging
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from i2v.engine.plans import (
@@ -25,6 +21,7 @@ from i2v.engine.plans import (
     MemoryPlan,
     process_cap_gb,
 )
+from i2v.gpu.hostram import free_ram_gb
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +169,8 @@ def measure(device: str, fraction: float) -> tuple[Budget, float]:
     budget = Budget(
         free_vram_gb=free_gb,
         cap_gb=process_cap_gb(total_gb, free_gb, fraction),
-        free_ram_gb=free_ram_gb(),
+        # Unreadable RAM counts as none free: the plan then pins nothing, the safe side.
+        free_ram_gb=free_ram_gb() or 0.0,
         capability=tuple(torch.cuda.get_device_capability(index)),  # type: ignore[arg-type]
     )
     return budget, total_gb
@@ -197,37 +195,3 @@ def cap_process_memory(budget: Budget, total_gb: float, device: str, fraction: f
         device,
         budget.free_vram_gb,
     )
-
-
-def free_ram_gb() -> float:
-    """Host RAM available to new allocations without swapping (GB)."""
-    if sys.platform == "win32":
-        return _windows_free_ram_gb()
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024 / 1e9
-    # macOS and others: free pages only (an underestimate, which errs on the safe side).
-    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
-    return float(pages * os.sysconf("SC_PAGE_SIZE")) / 1e9 if pages else 0.0
-
-
-def _windows_free_ram_gb() -> float:
-    class MemoryStatus(ctypes.Structure):
-        _fields_ = [
-            ("length", ctypes.c_ulong),
-            ("load", ctypes.c_ulong),
-            ("total_phys", ctypes.c_ulonglong),
-            ("avail_phys", ctypes.c_ulonglong),
-            ("total_page", ctypes.c_ulonglong),
-            ("avail_page", ctypes.c_ulonglong),
-            ("total_virtual", ctypes.c_ulonglong),
-            ("avail_virtual", ctypes.c_ulonglong),
-            ("avail_extended", ctypes.c_ulonglong),
-        ]
-
-    status = MemoryStatus()
-    status.length = ctypes.sizeof(MemoryStatus)
-    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
-    return float(status.avail_phys) / 1e9

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -10,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -254,3 +257,65 @@ def test_an_idle_worker_notices_a_stop_at_once_though_it_sleeps_for_long(
 
 def _idle(store: JobStore) -> bool:
     return any(w.state is WorkerState.IDLE for w in store.list_workers())
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """An event loop's default executor that counts the calls handed to its threads."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.calls = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        self.calls += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_many_async_waits_hold_no_thread_and_all_wake_on_one_change(sqlite_url: str) -> None:
+    [store] = open_url(sqlite_url)
+    feed = store.change_feed()
+    executor = CountingExecutor()
+
+    async def scenario() -> list[bool]:
+        asyncio.get_running_loop().set_default_executor(executor)
+        waiters = [feed.waiter([wakeups.QUEUED]) for _ in range(50)]
+        waits = [asyncio.ensure_future(w.wait_async(60.0)) for w in waiters]
+        await asyncio.sleep(1.5)  # idle: nothing may run in a thread meanwhile
+        assert executor.calls == 0
+        assert not any(w.done() for w in waits)
+        submitter = threading.Thread(target=submit, args=(store,))
+        submitter.start()
+        woken = await asyncio.wait_for(asyncio.gather(*waits), timeout=30.0)
+        submitter.join()
+        return woken
+
+    try:
+        assert asyncio.run(scenario()) == [True] * 50
+    finally:
+        executor.shutdown()
+
+
+def test_an_async_wait_ends_at_once_on_a_kick_and_on_close(sqlite_url: str) -> None:
+    [store] = open_url(sqlite_url)
+    feed = store.change_feed()
+
+    async def wait_then(action: Any) -> tuple[bool, float]:
+        waiting = asyncio.ensure_future(feed.waiter().wait_async(60.0))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        threading.Thread(target=action).start()
+        changed = await asyncio.wait_for(waiting, timeout=30.0)
+        return changed, time.monotonic() - started
+
+    kicked, after_kick = asyncio.run(wait_then(feed.kick))
+    assert not kicked and after_kick < 10.0
+    closed, after_close = asyncio.run(wait_then(feed.close))
+    assert not closed and after_close < 10.0
+
+
+def test_an_async_wait_with_nothing_to_see_times_out_quietly(sqlite_url: str) -> None:
+    [store] = open_url(sqlite_url)
+    waiter = store.change_feed().waiter()
+    started = time.monotonic()
+    assert not asyncio.run(waiter.wait_async(0.3))
+    assert time.monotonic() - started >= 0.25

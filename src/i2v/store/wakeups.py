@@ -5,8 +5,10 @@ One :class:`ChangeFeed` per process and database. On PostgreSQL it holds one
 then); on SQLite a thread asks ``PRAGMA data_version`` on a kept connection when a
 writer on this machine rings its doorbell (``doorbell.py``) after a commit, and
 otherwise at an adaptive interval (fast just after a change, slowing to once a
-second), so an idle process wakes about once a second. Each consumer takes a :class:`Waiter` of its own, so no wake-up is missed
-between its last look and its next wait.
+second), so an idle process wakes about once a second. Each consumer takes a
+:class:`Waiter` of its own, so no wake-up is missed between its last look and its
+next wait. Waits on an event loop (the bot, the API's event streams) hold no thread:
+the feed calls into their loop when something changes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
 import sqlalchemy as sa
 
@@ -103,15 +105,38 @@ class Waiter:
         return changed
 
     async def wait_async(self, timeout: float) -> bool:
-        """:meth:`wait` without blocking the event loop (cancellable within a second)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            # Short waits in the thread, so a cancelled wait frees its thread soon.
-            if await asyncio.to_thread(self.wait, max(0.0, min(left, 1.0))):
-                return True
-            if left <= 1.0:
-                return False
+        """:meth:`wait` on an event loop: no thread, woken by the feed itself.
+
+        The feed calls back into the loop when a topic changes, so any number of
+        waiting streams cost nothing until something happens.
+        """
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(woken.set)
+
+        deadline = loop.time() + min(timeout, self.safety_poll_seconds)
+        kicks = self._feed.kicks
+        with self._feed.calling(wake):
+            while True:
+                # Cleared before the look: a change after it sets the event again.
+                woken.clear()
+                now = self._feed.generation()
+                if self._feed.moved(self.topics, self._seen, now):
+                    self._seen = now
+                    return True
+                left = deadline - loop.time()
+                if self._feed.closed or self._feed.kicks != kicks or left <= 0:
+                    return False
+                if not self._feed.connected:
+                    # No notifications while the listener is down: poll instead.
+                    await asyncio.sleep(min(left, OUTAGE_POLL_SECONDS))
+                    self._seen = self._feed.generation()
+                    return True
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(woken.wait(), left)
 
 
 class ChangeFeed:
@@ -123,6 +148,8 @@ class ChangeFeed:
         self._gen = dict.fromkeys(TOPICS, 0)
         self._closed = False
         self._kicks = 0
+        #: Called (from any thread) whenever waiters should look again: async waits.
+        self._callbacks: set[Callable[[], None]] = set()
         self._backend: _Listener | _DataVersion
         if engine.dialect.name == "postgresql":
             self._backend = _Listener(self, engine)
@@ -134,9 +161,36 @@ class ChangeFeed:
         """False while a PostgreSQL listener is down (waiters then poll)."""
         return self._backend.connected
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    @property
+    def kicks(self) -> int:
+        """How many times :meth:`kick` ended every wait."""
+        return self._kicks
+
     def waiter(self, topics: Collection[str] = TOPICS) -> Waiter:
         """A new consumer of ``topics``."""
         return Waiter(self, topics)
+
+    @contextlib.contextmanager
+    def calling(self, callback: Callable[[], None]) -> Iterator[None]:
+        """Call ``callback`` on every change, kick and close while the block runs."""
+        with self._cond:
+            self._callbacks.add(callback)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._callbacks.discard(callback)
+
+    def _wake_all(self) -> None:
+        """Wake blocked threads and async waits (the caller holds the condition)."""
+        self._cond.notify_all()
+        for callback in self._callbacks:
+            callback()
 
     def generation(self) -> dict[str, int]:
         """A copy of the current generation of every topic."""
@@ -148,13 +202,13 @@ class ChangeFeed:
         with self._cond:
             for topic in topics:
                 self._gen[topic] += 1
-            self._cond.notify_all()
+            self._wake_all()
 
     def kick(self) -> None:
         """End every wait now, as if it timed out (e.g. to notice a stop request at once)."""
         with self._cond:
             self._kicks += 1
-            self._cond.notify_all()
+            self._wake_all()
 
     def wait_for(
         self, topics: frozenset[str], seen: dict[str, int], timeout: float
@@ -165,7 +219,7 @@ class ChangeFeed:
         kicks = self._kicks
         polled = False
         with self._cond:
-            while not self._moved(topics, seen) and not self._closed:
+            while not self.moved(topics, seen) and not self._closed:
                 left = deadline - time.monotonic()
                 if not self.connected:
                     # No notifications while the listener is down: poll instead.
@@ -177,11 +231,12 @@ class ChangeFeed:
                     break
                 self._cond.wait(left)
         now = self.generation()
-        return polled or self._moved(topics, seen, now), now
+        return polled or self.moved(topics, seen, now), now
 
-    def _moved(
+    def moved(
         self, topics: frozenset[str], seen: dict[str, int], now: dict[str, int] | None = None
     ) -> bool:
+        """True if a topic's generation (now, or as given) differs from ``seen``."""
         gen = now if now is not None else self._gen
         return any(gen[t] != seen.get(t) for t in topics)
 
@@ -189,7 +244,7 @@ class ChangeFeed:
         """Stop listening and release every waiter."""
         with self._cond:
             self._closed = True
-            self._cond.notify_all()
+            self._wake_all()
         self._backend.close()
 
 

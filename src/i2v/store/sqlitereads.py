@@ -20,7 +20,7 @@ import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from i2v.errors import JobNotFound
 from i2v.jobs import Job, JobStatus, QueuePosition
@@ -43,19 +43,21 @@ class FastReadUnavailable(Exception):
     """The standard-library read could not answer; open the full store instead."""
 
 
-class JobReader(Protocol):
-    """What `i2v job` and `i2v jobs` read: the JobStore and the SQLiteReader both do it."""
+if TYPE_CHECKING:  # a Protocol costs import time; only type checks need it
 
-    def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
-        """The job and its queue position; JobNotFound if there is none."""
+    class JobReader(Protocol):
+        """What `i2v job` and `i2v jobs` read: the JobStore and the SQLiteReader both do it."""
 
-    def list_jobs(
-        self, *, statuses: Collection[JobStatus] | None = None, limit: int = 50
-    ) -> list[Job]:
-        """Jobs with one of ``statuses`` (all when None), newest first."""
+        def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
+            """The job and its queue position; JobNotFound if there is none."""
 
-    def media_info(self, job_id: str, kind: str) -> MediaInfo:
-        """The size and type of a stored file; MediaNotFound if there is none."""
+        def list_jobs(
+            self, *, statuses: Collection[JobStatus] | None = None, limit: int = 50
+        ) -> list[Job]:
+            """Jobs with one of ``statuses`` (all when None), newest first."""
+
+        def media_info(self, job_id: str, kind: str) -> MediaInfo:
+            """The size and type of a stored file; MediaNotFound if there is none."""
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -146,3 +146,11 @@ def test_the_statements_are_the_ones_the_store_runs_now() -> None:
     assert readsql_build.MODULE.read_text(encoding="utf-8") == readsql_build.render(), (
         "run: python scripts/update_fast_reads.py"
     )
+
+
+def test_the_regeneration_script_finds_nothing_to_do() -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "update_fast_reads.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stderr) == (0, "")

@@ -7,7 +7,9 @@ folder with a few jobs) as separate processes, ``--runs`` times each,
 interleaved, and reports the median and best wall time. With ``--compare-ref``
 it also runs the same commands from a copy of that git ref's sources (made with ``git
 archive`` into a temp folder, imported through PYTHONPATH), so before and after
-are measured side by side on the same loaded machine. Writes
+are measured side by side on the same loaded machine. The commands run in the temp
+folder, so no ``.env`` of the caller's changes what they read; both trees are compiled
+to bytecode first, as an installed package is. Writes
 bench/results/cli_startup.json and prints a table.
 """
 
@@ -43,9 +45,9 @@ def _checkout(ref: str, folder: Path) -> Path:
     return folder / "src"
 
 
-def _time(command: list[str], env: dict[str, str]) -> float:
+def _time(command: list[str], env: dict[str, str], cwd: Path) -> float:
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, check=False, capture_output=True)
+    done = subprocess.run(command, env=env, cwd=cwd, check=False, capture_output=True)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.decode(errors='replace')}")
@@ -72,25 +74,33 @@ def main() -> None:
     trees = {"this tree": ROOT / "src"}
     if args.compare_ref:
         trees = {f"{args.compare_ref}": _checkout(args.compare_ref, tmp / "before"), **trees}
+    for src in trees.values():
+        # Bytecode, as an installed package has it (pip compiles on install), even where
+        # PYTHONDONTWRITEBYTECODE keeps each run from writing its own.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
     commands = {"i2v --help": ["--help"], "i2v jobs": ["jobs"], "i2v job ID": ["job", job_id]}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("I2V_")}
     base_env.update({"I2V_DATABASE_URL": url, "I2V_DATA_DIR": str(tmp / "data")})
 
     samples: dict[tuple[str, str], list[float]] = {(t, c): [] for t in trees for c in commands}
-    # The floor under any command: Python itself, and the libraries `i2v jobs` cannot do
-    # without (the CLI framework, the database toolkit, settings and the table printer).
+    # The floor under any command: Python itself; the CLI framework with sqlite3 (all that
+    # `i2v job ID` needs besides i2v's own modules); that plus Rich's table (`i2v jobs`);
+    # and what `i2v jobs` imported before it read SQLite without SQLAlchemy and pydantic.
     floors = {
         "python": "pass",
-        "libraries": "import typer, typer.main, sqlalchemy, pydantic_settings, rich.table",
+        "typer+sqlite": "import typer, typer.main, sqlite3, json",
+        "+rich table": "import typer, typer.main, sqlite3, json, rich.console, rich.table",
+        "old libs": "import typer, typer.main, sqlalchemy, pydantic_settings, rich.table",
     }
     samples.update({("floor", name): [] for name in floors})
     for _ in range(args.runs):
         for tree, src in trees.items():
             env = {**base_env, "PYTHONPATH": str(src)}
             for name, argv in commands.items():
-                samples[tree, name].append(_time([sys.executable, "-m", "i2v", *argv], env))
+                command = [sys.executable, "-m", "i2v", *argv]
+                samples[tree, name].append(_time(command, env, tmp))
         for name, code in floors.items():
-            samples["floor", name].append(_time([sys.executable, "-c", code], base_env))
+            samples["floor", name].append(_time([sys.executable, "-c", code], base_env, tmp))
 
     rows = [
         {

@@ -30,6 +30,10 @@ NOT_FOR_SHORT_COMMANDS = (
     "platformdirs",
 )
 
+#: What `i2v job ID` and `i2v jobs` on an existing SQLite store start without as well: the
+#: database toolkit and settings library (they read through sqlite3; see i2v.cli.show).
+NOT_FOR_READS_ON_SQLITE = ("sqlalchemy", "pydantic", "pydantic_settings", "psycopg")
+
 _PROBE = """
 import json, sys
 from i2v.cli.app import main
@@ -78,7 +82,7 @@ def test_i2v_jobs_and_i2v_job_import_neither_the_worker_nor_engines_nor_the_bot_
     assert heavy_in(modules) == []
 
 
-def test_i2v_job_id_json_and_i2v_jobs_json_import_neither_rich_nor_the_message_catalogue(
+def test_i2v_job_id_json_and_i2v_jobs_json_import_neither_rich_nor_the_catalogue_nor_sqlalchemy(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{(tmp_path / 'i2v.db').as_posix()}"
@@ -87,13 +91,17 @@ def test_i2v_job_id_json_and_i2v_jobs_json_import_neither_rich_nor_the_message_c
     store.close()
     code, modules, shown = modules_after(tmp_path, "job", job_id, "--json", database_url=url)
     assert (code, json.loads(shown)["id"]) == (0, job_id)
-    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []
+    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS + NOT_FOR_READS_ON_SQLITE) == []
     code, modules, listed = modules_after(tmp_path, "jobs", "--json", database_url=url)
     assert (code, [job["id"] for job in json.loads(listed)]) == (0, [job_id])
-    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []
+    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS + NOT_FOR_READS_ON_SQLITE) == []
     code, modules, listed = modules_after(tmp_path, "jobs", "--status", "failed", database_url=url)
     assert (code, listed.strip()) == (0, "no jobs")
-    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []
+    assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS + NOT_FOR_READS_ON_SQLITE) == []
+    # A table needs Rich, and still neither SQLAlchemy nor pydantic.
+    code, modules, listed = modules_after(tmp_path, "jobs", database_url=url)
+    assert code == 0 and job_id in listed
+    assert heavy_in(modules, HEAVY + NOT_FOR_READS_ON_SQLITE) == []
 
 
 def test_i2v_help_lists_every_command_with_its_help_and_imports_no_command_module(
@@ -105,7 +113,8 @@ def test_i2v_help_lists_every_command_with_its_help_and_imports_no_command_modul
         assert f" {name} " in page, name
     assert "List recent jobs, newest first." in page
     assert not any(
-        m.startswith("i2v.cli.") and m not in {"i2v.cli.app", "i2v.cli.context"} for m in modules
+        m.startswith("i2v.cli.") and m not in {"i2v.cli.app", "i2v.cli.coercion", "i2v.cli.context"}
+        for m in modules
     ), sorted(m for m in modules if m.startswith("i2v."))
     assert not any(m in modules for m in ("sqlalchemy", "pydantic", *HEAVY))
     assert heavy_in(modules, NOT_FOR_SHORT_COMMANDS) == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,8 @@ _ID_LENGTH = 10
 
 def new_job_id() -> str:
     """Return a fresh short, URL-safe, random job id (10 chars, 50 bits)."""
+    import secrets  # here, not at import: it loads OpenSSL, which `i2v jobs` never needs
+
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
 
 

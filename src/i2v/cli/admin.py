@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from i2v.cli.context import get_context, print_json
-from i2v.cli.options import JsonOption
+from i2v.cli.context import JsonOption, get_context, print_json
 from i2v.cli.render import worker_table
 from i2v.config.reference import effective_settings
 from i2v.store import migrations

@@ -5,7 +5,9 @@ Exit codes: 0 ok, 1 the job failed, 2 bad arguments, input or configuration
 
 Commands are registered lazily: ``i2v jobs`` imports the job commands and the
 store, never the worker, the engines, the bot or the API (``i2v --help`` imports
-none of them), so short commands start fast.
+none of them), so short commands start fast. ``i2v job ID`` and ``i2v jobs`` read a
+SQLite store without SQLAlchemy or pydantic (see :mod:`i2v.cli.show`); on PostgreSQL
+they take the full path, since its driver alone takes longer to import than they may.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typer._click.exceptions import UsageError  # what typer raises (it bundles 
 from typer.core import TyperGroup
 
 from i2v import __version__
+from i2v.cli.coercion import use_quick_conversion
 from i2v.cli.context import CliContext
 from i2v.errors import I2VError
 
@@ -28,8 +31,8 @@ from i2v.errors import I2VError
 #: lines equal to the commands' own).
 COMMANDS: dict[str, tuple[str, str]] = {
     "submit": ("i2v.cli.jobs", "Queue a photo for a worker and return at once."),
-    "job": ("i2v.cli.jobs", "Show one job: status, stage, progress, ETA, error and output."),
-    "jobs": ("i2v.cli.jobs", "List recent jobs, newest first."),
+    "job": ("i2v.cli.show", "Show one job: status, stage, progress, ETA, error and output."),
+    "jobs": ("i2v.cli.show", "List recent jobs, newest first."),
     "cancel": ("i2v.cli.jobs", "Cancel a job: at once if queued, within one step if running."),
     "result": ("i2v.cli.jobs", "Save a finished job's video (or thumbnail) to a file."),
     "workers": ("i2v.cli.admin", "List workers, what they run and when they last reported."),
@@ -115,6 +118,12 @@ class LazyGroup(TyperGroup):
                 names = ", ".join(repr(m) for m in matches)
                 exc.message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
             raise
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """The ``--help`` option, converted without pydantic (see :mod:`i2v.cli.coercion`)."""
+        option = super().get_help_option(ctx)
+        use_quick_conversion(option)
+        return option
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         """The help page, listing every command without importing any of them."""

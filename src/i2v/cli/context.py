@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -14,6 +15,12 @@ if TYPE_CHECKING:
     # Imported where used, so `i2v --help` starts without pydantic or SQLAlchemy.
     from i2v.config import Settings, VideoConfig
     from i2v.store import JobStore
+    from i2v.store.sqlitereads import JobReader, SQLiteReader
+
+T = TypeVar("T")
+
+#: The ``--json`` option of every command that has one.
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 @dataclass
@@ -49,6 +56,42 @@ class CliContext:
 
             self._store = open_store(self.settings)
         return self._store
+
+    def read(self, reading: Callable[[JobReader], T]) -> T:
+        """Run a read-only ``reading``: on SQLite without SQLAlchemy when sure, else on the store.
+
+        ``reading`` must only read (it may run twice: once on the quick path, which can
+        give up half-way, then on the store).
+        """
+        from i2v.store.sqlitereads import FastReadUnavailable
+
+        reader = self._quick_reader()
+        if reader is not None:
+            try:
+                return reading(reader)
+            except FastReadUnavailable:
+                pass  # the store reads it again, and explains whatever went wrong
+            finally:
+                reader.close()
+        return reading(self.store)
+
+    def _quick_reader(self) -> SQLiteReader | None:
+        """A standard-library SQLite reader, when the essentials are sure and the file is ready."""
+        if self._settings is not None or self._store is not None:
+            return None
+        from i2v.config.essentials import read_essentials
+
+        essentials = read_essentials(**self.overrides)
+        if essentials is None:
+            return None
+        from i2v.store.sqlitereads import open_sqlite_reader
+
+        reader = open_sqlite_reader(
+            essentials.database_url_resolved, lease_seconds=essentials.worker_lease_seconds
+        )
+        if reader is not None:
+            configure_logging(essentials.log_level)
+        return reader
 
     def close(self) -> None:
         """Release the database connections."""

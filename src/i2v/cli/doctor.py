@@ -6,8 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from i2v.cli.context import get_context, print_json
-from i2v.cli.options import JsonOption
+from i2v.cli.context import JsonOption, get_context, print_json
 from i2v.doctor import Finding, Status, SystemProbe, run_checks
 from i2v.doctor.report import has_failures
 

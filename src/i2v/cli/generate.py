@@ -21,13 +21,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from i2v.cli.context import CliContext, get_context, print_json
+from i2v.cli.context import CliContext, JsonOption, get_context, print_json
 from i2v.cli.options import (
     DurationOption,
     EngineOption,
     FpsOption,
     HeightOption,
-    JsonOption,
     ModelOption,
     PromptOption,
     ResolutionOption,

@@ -11,8 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from i2v.cli.context import get_context, print_json
-from i2v.cli.options import JsonOption
+from i2v.cli.context import JsonOption, get_context, print_json
 from i2v.errors import I2VError
 from i2v.gpu import SPILL_ADVICE, GpuReading, SpillDetector, nvml_status, read_gpus
 from i2v.jobs import WorkerInfo

@@ -1,4 +1,7 @@
-"""Commands about jobs: submit, job, jobs, cancel, result."""
+"""Commands that change jobs or save their files: submit, cancel, result.
+
+``i2v job`` and ``i2v jobs`` only read; they are in :mod:`i2v.cli.show`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,12 @@ from pathlib import Path
 
 import typer
 
-from i2v.cli.context import get_context, print_json
+from i2v.cli.context import JsonOption, get_context, print_json
 from i2v.cli.options import (
     DurationOption,
     EngineOption,
     FpsOption,
     HeightOption,
-    JsonOption,
     ModelOption,
     PromptOption,
     ResolutionOption,
@@ -23,7 +25,7 @@ from i2v.cli.options import (
     build_spec,
     read_photo,
 )
-from i2v.cli.render import describe_job, describe_unserved, describe_wait, job_table
+from i2v.cli.render import describe_unserved, describe_wait
 from i2v.errors import InputError, MediaNotFound
 from i2v.jobs import MAX_PRIORITY, JobStatus, Resolution
 from i2v.store import THUMBNAIL, VIDEO
@@ -85,57 +87,6 @@ def submit(
     typer.echo(f"queued job {job.id}: {describe_wait(position, spec)}")
 
 
-def job(
-    ctx: typer.Context,
-    job_id: str = typer.Argument(..., help="Job id."),
-    as_json: bool = JsonOption,
-) -> None:
-    """Show one job: status, stage, progress, ETA, error and output."""
-    store = get_context(ctx).store
-    found = store.get(job_id)
-    # The CLI runs on the machine with the database: its user is the local admin.
-    data = found.to_dict(admin=True)
-    position = store.queue_position(job_id)
-    data["queue_position"] = position.position
-    data["serving_workers"] = position.serving_workers if position.position else None
-    try:
-        info = store.media_info(job_id, VIDEO)
-        data["output"] = {
-            "content_type": info.content_type,
-            "bytes": info.size,
-            "sha256": info.sha256,
-        }
-    except MediaNotFound:
-        data["output"] = None
-    if as_json:
-        print_json(data)
-        return
-    typer.echo(describe_job(found, position, admin=True))
-    if data["output"]:
-        typer.echo(
-            f"video: {data['output']['bytes']} bytes; save it with: i2v result {job_id} -o video.mp4"
-        )
-
-
-def jobs(
-    ctx: typer.Context,
-    status: JobStatus | None = typer.Option(
-        None, "--status", "-s", help="Only jobs with this status."
-    ),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many to show."),
-    as_json: bool = JsonOption,
-) -> None:
-    """List recent jobs, newest first."""
-    found = get_context(ctx).store.list_jobs(statuses=[status] if status else None, limit=limit)
-    if as_json:
-        print_json([j.to_dict() for j in found])
-        return
-    if not found:
-        typer.echo("no jobs")
-        return
-    job_table(found)
-
-
 def cancel(
     ctx: typer.Context,
     job_id: str = typer.Argument(..., help="Job id."),
@@ -177,5 +128,5 @@ def result(
 
 def register(app: typer.Typer) -> None:
     """Add the job commands to the app."""
-    for command in (submit, job, jobs, cancel, result):
+    for command in (submit, cancel, result):
         app.command()(command)

@@ -47,7 +47,6 @@ EngineOption = typer.Option(None, "--engine", help="auto, kenburns or diffusers.
 ModelOption = typer.Option(
     None, "--model", help="Model preset, Hugging Face repo id or local folder."
 )
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 def read_photo(path: Path, video: VideoConfig) -> tuple[bytes, PhotoInfo]:

@@ -1,6 +1,35 @@
-"""Settings and video defaults, read once at program start and passed down."""
+"""Settings and video defaults, read once at program start and passed down.
 
-from i2v.config.settings import Settings, default_data_dir, load_settings
-from i2v.config.video import VideoConfig
+The names below are imported on first use, so :mod:`i2v.config.essentials` (the few
+settings `i2v jobs` needs, read without pydantic) starts without pydantic.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from i2v.config.essentials import default_data_dir
+    from i2v.config.settings import Settings, load_settings
+    from i2v.config.video import VideoConfig
 
 __all__ = ["Settings", "VideoConfig", "default_data_dir", "load_settings"]
+
+#: Where each re-exported name lives.
+_HOMES = {
+    "Settings": "i2v.config.settings",
+    "load_settings": "i2v.config.settings",
+    "default_data_dir": "i2v.config.essentials",
+    "VideoConfig": "i2v.config.video",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -13,10 +13,16 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from i2v.config.essentials import (
+    ENV_PREFIX,
+    clean_database_url,
+    default_data_dir,
+    resolve_database_url,
+)
 from i2v.errors import ConfigError
 from i2v.jobs import Resolution
 
-ENV_PREFIX = "I2V_"
+__all__ = ["ENV_PREFIX", "Settings", "default_data_dir", "load_settings", "mask_url"]
 
 EngineName = Literal["auto", "kenburns", "diffusers"]
 #: What I2V_MEMORY_PLAN accepts: auto, a name from before plans were combinations, or a full
@@ -25,13 +31,6 @@ MEMORY_PLAN_PATTERN = (
     r"^(auto|none|model_offload|group_offload|sequential_offload"
     r"|(bf16|fp8)-(all|dit|model|group|grouplow|sequential)-(full|tiled|framewise))$"
 )
-
-
-def default_data_dir() -> Path:
-    """Return the platform's per-user data folder for i2v."""
-    import platformdirs  # only when I2V_DATA_DIR is not set
-
-    return Path(platformdirs.user_data_dir("i2v", appauthor=False))
 
 
 def mask_url(url: str) -> str:
@@ -374,15 +373,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError(
-                "must start with sqlite:/// or postgresql+psycopg:// "
-                "(for example postgresql+psycopg://i2v:secret@db-host/i2v)"
-            )
-        return value
+        return clean_database_url(value)
 
     @model_validator(mode="after")
     def _check_relations(self) -> Settings:
@@ -411,11 +402,7 @@ class Settings(BaseSettings):
     @property
     def database_url_resolved(self) -> str:
         """The database URL to connect to (SQLite in the data folder when unset)."""
-        if self.database_url:
-            if self.database_url.startswith("postgresql://"):
-                return "postgresql+psycopg://" + self.database_url[len("postgresql://") :]
-            return self.database_url
-        return f"sqlite:///{(self.data_dir / 'i2v.db').as_posix()}"
+        return resolve_database_url(self.database_url, self.data_dir)
 
 
 def load_settings(**overrides: object) -> Settings:

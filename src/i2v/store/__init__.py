@@ -1,22 +1,25 @@
 """The job store: the one meeting point of front ends and workers.
 
 Open it with :func:`open_store` (from settings) or :func:`open_store_url`.
+
+The names below are imported on first use, so a module of this package that needs
+no SQLAlchemy (:mod:`~i2v.store.rows`, :mod:`~i2v.store.sqlitereads`) imports none.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from i2v.config import Settings
-from i2v.config.settings import mask_url
-from i2v.errors import SchemaError
-from i2v.store import migrations
-from i2v.store.blobs import DatabaseChunks, MediaBlobs
-from i2v.store.database import create_db_engine, translated_errors
-from i2v.store.jobstore import JobStore, Lease
-from i2v.store.media import PHOTO, THUMBNAIL, VIDEO, MediaInfo
-from i2v.store.timings import STEP, TOTAL, Timing, request_key
+if TYPE_CHECKING:
+    from i2v.config import Settings
+    from i2v.config.settings import mask_url
+    from i2v.store.blobs import DatabaseChunks, MediaBlobs
+    from i2v.store.jobstore import JobStore, Lease
+    from i2v.store.media import PHOTO, THUMBNAIL, VIDEO, MediaInfo
+    from i2v.store.timings import STEP, TOTAL, Timing, request_key
 
 __all__ = [
     "PHOTO",
@@ -36,6 +39,33 @@ __all__ = [
     "request_key",
     "schema_version",
 ]
+
+#: Where each re-exported name lives.
+_HOMES = {
+    "PHOTO": "i2v.store.media",
+    "THUMBNAIL": "i2v.store.media",
+    "VIDEO": "i2v.store.media",
+    "MediaInfo": "i2v.store.media",
+    "STEP": "i2v.store.timings",
+    "TOTAL": "i2v.store.timings",
+    "Timing": "i2v.store.timings",
+    "request_key": "i2v.store.timings",
+    "DatabaseChunks": "i2v.store.blobs",
+    "MediaBlobs": "i2v.store.blobs",
+    "JobStore": "i2v.store.jobstore",
+    "Lease": "i2v.store.jobstore",
+    "mask_url": "i2v.config.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> JobStore:
@@ -64,6 +94,12 @@ def open_store_url(
     ``media_blobs`` is where photos and videos keep their bytes; by default, chunks in
     the same database.
     """
+    from i2v.config.settings import mask_url
+    from i2v.errors import SchemaError
+    from i2v.store import migrations
+    from i2v.store.database import create_db_engine, translated_errors
+    from i2v.store.jobstore import JobStore
+
     engine = create_db_engine(url)
     with translated_errors(url):
         if migrate:
@@ -89,5 +125,7 @@ def open_store_url(
 
 def schema_version(store: JobStore) -> int:
     """Return the schema version of the store's database."""
+    from i2v.store import migrations
+
     with store._read() as conn:
         return migrations.current_version(conn)

@@ -11,7 +11,6 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,34 +20,20 @@ from i2v.errors import MediaNotFound
 from i2v.store import schema
 from i2v.store.blobs import BLOBS_OPTION, CHUNK_BYTES, DatabaseChunks, MediaBlobs
 from i2v.store.database import translated_errors
+from i2v.store.rows import PHOTO, THUMBNAIL, VIDEO, MediaInfo, media_info_from_row, missing_media
 
 if TYPE_CHECKING:
     from i2v.store.base import StoreBase
 else:
     StoreBase = object
 
-__all__ = ["CHUNK_BYTES", "MediaInfo", "MediaStore", "write_media"]
+__all__ = ["CHUNK_BYTES", "PHOTO", "THUMBNAIL", "VIDEO", "MediaInfo", "MediaStore", "write_media"]
 
 #: The bytes' home when a connection does not name one (a store always names its own).
 DEFAULT_BLOBS = DatabaseChunks()
 
-#: Kinds of media a job can have.
-PHOTO = "photo"
-VIDEO = "video"
-THUMBNAIL = "thumbnail"
 #: Kinds that count as results, purged after I2V_KEEP_RESULTS_DAYS.
 RESULT_KINDS = (VIDEO, THUMBNAIL)
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """Size and type of one stored file."""
-
-    job_id: str
-    kind: str
-    content_type: str
-    size: int
-    sha256: str
 
 
 def _pieces_of(data: bytes | Path, size: int) -> Iterator[bytes]:
@@ -140,9 +125,8 @@ class MediaStore(StoreBase):
                 conn.execute(sa.select(schema.media).where(_which(job_id, kind))).mappings().first()
             )
         if row is None:
-            raise MediaNotFound(f"job {job_id} has no {kind}")
-        info = MediaInfo(job_id, kind, row["content_type"], int(row["size"]), row["sha256"])
-        return int(row["id"]), info
+            raise missing_media(job_id, kind)
+        return int(row["id"]), media_info_from_row(row, job_id, kind)
 
     def read_media(self, job_id: str, kind: str) -> bytes:
         """Return a whole stored file."""

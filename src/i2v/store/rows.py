@@ -1,13 +1,37 @@
-"""Turning database rows into the frozen values front ends see."""
+"""Turning database rows into the frozen values front ends see.
+
+No SQLAlchemy here: the store and the CLI's SQLite reads (:mod:`i2v.store.sqlitereads`)
+both turn their rows into values through these functions.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from i2v.errors import ErrorCode
-from i2v.jobs import Job, JobSpec, JobStatus, Stage, WorkerInfo, WorkerState
+from i2v.errors import ErrorCode, MediaNotFound
+from i2v.jobs import Job, JobSpec, JobStatus, QueuePosition, Stage, WorkerInfo, WorkerState
+
+#: Engine names a job may give that let any engine take it (as ``claim`` reads them).
+ANY_ENGINE = (None, "auto")
+
+#: Kinds of media a job can have.
+PHOTO = "photo"
+VIDEO = "video"
+THUMBNAIL = "thumbnail"
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Size and type of one stored file."""
+
+    job_id: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
 
 
 def to_datetime(value: float | None) -> datetime | None:
@@ -57,3 +81,47 @@ def worker_from_row(row: Mapping[Any, Any]) -> WorkerInfo:
         gpu=dict(row["gpu"] or {}),
         memory_plan=row.get("memory_plan"),
     )
+
+
+def position_from_row(row: Mapping[Any, Any], serving_workers: int | None) -> QueuePosition:
+    """A job's QueuePosition from its row with ``live_workers`` and the queue figures beside it.
+
+    ``serving_workers`` counts the live workers that would claim it (only asked for a
+    queued job).
+    """
+    live_workers = int(row["live_workers"])
+    if row["status"] != JobStatus.QUEUED.value:
+        return QueuePosition(0, 0.0, live_workers)
+    waiting = float(row["ahead_seconds"]) + float(row["running_seconds"])
+    return QueuePosition(
+        int(row["ahead_count"]) + 1, waiting / max(1, live_workers), live_workers, serving_workers
+    )
+
+
+def would_claim(serves: Mapping[str, Any] | None, engine: str | None, model: str | None) -> bool:
+    """True when a worker claiming ``serves`` takes a queued job naming ``engine`` and ``model``.
+
+    The same rules as ``claim``: a job naming no engine (or ``auto``) fits every engine,
+    one naming no model fits every model. A worker that has not said what it claims
+    (one from before the registry recorded it) is given the benefit of the doubt.
+    """
+    if serves is None:
+        return True
+    if serves.get("job_id") is not None:
+        # ``i2v generate``'s worker serves its own job only.
+        return False
+    engines = serves.get("engines")
+    if engines is not None and engine not in ANY_ENGINE and engine not in engines:
+        return False
+    models = serves.get("models")
+    return models is None or model is None or model in models
+
+
+def media_info_from_row(row: Mapping[Any, Any], job_id: str, kind: str) -> MediaInfo:
+    """Build a MediaInfo from a ``media`` row."""
+    return MediaInfo(job_id, kind, row["content_type"], int(row["size"]), row["sha256"])
+
+
+def missing_media(job_id: str, kind: str) -> MediaNotFound:
+    """The error for a job that has no file of that kind (never made, or purged)."""
+    return MediaNotFound(f"job {job_id} has no {kind}")

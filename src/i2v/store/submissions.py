@@ -12,7 +12,7 @@ from i2v.jobs import MAX_PRIORITY, Job, JobSpec, JobStatus, QueuePosition, new_j
 from i2v.store import schema, wakeups
 from i2v.store.database import upsert_insert
 from i2v.store.media import PHOTO, write_media
-from i2v.store.rows import job_from_row
+from i2v.store.rows import job_from_row, position_from_row
 from i2v.store.timings import request_key
 
 if TYPE_CHECKING:
@@ -232,15 +232,9 @@ class Submissions(_Base):
             row = conn.execute(statement, params).mappings().first()
             if row is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
-            live_workers = int(row["live_workers"])
-            if row["status"] != _QUEUED:
-                return job_from_row(row), QueuePosition(0, 0.0, live_workers)
-            serving = self._count_serving(conn, row["engine"], row["model"])
-        waiting = float(row["ahead_seconds"]) + float(row["running_seconds"])
-        position = QueuePosition(
-            int(row["ahead_count"]) + 1, waiting / max(1, live_workers), live_workers, serving
-        )
-        return job_from_row(row), position
+            queued = row["status"] == _QUEUED
+            serving = self._count_serving(conn, row["engine"], row["model"]) if queued else None
+        return job_from_row(row), position_from_row(row, serving)
 
     def request_cancel(self, job_id: str, *, owner: str | None = None) -> Job:
         """Cancel a queued job at once; flag a running one for its worker; leave finished ones.

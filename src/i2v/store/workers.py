@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from i2v.jobs import WorkerInfo, WorkerState
 from i2v.store import schema
-from i2v.store.rows import worker_from_row
+from i2v.store.rows import worker_from_row, would_claim
 
 if TYPE_CHECKING:
     from i2v.store.base import StoreBase
@@ -19,10 +19,10 @@ else:
 _UPDATABLE = frozenset(
     {"state", "child_pid", "job_id", "engine", "model", "gpu", "memory_plan", "serves"}
 )
-#: Engine names a job may give that let any engine take it (as ``claim`` reads them).
-_ANY_ENGINE = (None, "auto")
 #: Dead workers' rows are kept this long, so `i2v workers` can show what recently died.
 DEAD_WORKER_RETENTION_SECONDS = 24 * 3600.0
+
+__all__ = ["DEAD_WORKER_RETENTION_SECONDS", "WorkerRegistry", "would_claim"]
 
 
 class WorkerRegistry(StoreBase):
@@ -118,22 +118,3 @@ class WorkerRegistry(StoreBase):
         )
         claims = [row.serves for row in conn.execute(query)]
         return sum(1 for claim in claims if would_claim(claim, engine, model))
-
-
-def would_claim(serves: Mapping[str, Any] | None, engine: str | None, model: str | None) -> bool:
-    """True when a worker claiming ``serves`` takes a queued job naming ``engine`` and ``model``.
-
-    The same rules as ``claim``: a job naming no engine (or ``auto``) fits every engine,
-    one naming no model fits every model. A worker that has not said what it claims
-    (one from before the registry recorded it) is given the benefit of the doubt.
-    """
-    if serves is None:
-        return True
-    if serves.get("job_id") is not None:
-        # ``i2v generate``'s worker serves its own job only.
-        return False
-    engines = serves.get("engines")
-    if engines is not None and engine not in _ANY_ENGINE and engine not in engines:
-        return False
-    models = serves.get("models")
-    return models is None or model is None or model in models

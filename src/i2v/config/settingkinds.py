@@ -1,0 +1,106 @@
+"""How :mod:`i2v.config.essentials` may check each setting without pydantic.
+
+Generated from i2v.config.settings.Settings by scripts/update_fast_reads.py; do not
+edit (tests/test_config_essentials.py fails when it is out of date).
+"""
+
+from __future__ import annotations
+
+#: Each setting's kind: text, path, int, float, choice, or check (only Settings can).
+KINDS: dict[str, str] = {
+    "data_dir": "path",
+    "database_url": "check",
+    "keep_results_days": "float",
+    "log_level": "choice",
+    "resolution": "choice",
+    "duration_seconds": "float",
+    "fps": "int",
+    "steps": "int",
+    "seed": "int",
+    "max_prompt_chars": "int",
+    "max_image_bytes": "int",
+    "max_image_pixels": "int",
+    "min_image_side": "int",
+    "engine": "choice",
+    "model": "text",
+    "memory_plan": "check",
+    "gpu_memory_fraction": "float",
+    "max_video_mb": "float",
+    "engine_factory": "text",
+    "wakeup_safety_poll_seconds": "float",
+    "worker_heartbeat_seconds": "check",
+    "worker_lease_seconds": "check",
+    "stall_timeout_seconds": "float",
+    "model_load_timeout_seconds": "float",
+    "min_job_seconds": "check",
+    "max_job_seconds": "check",
+    "queue_ttl_seconds": "float",
+    "max_attempts": "int",
+    "cancel_grace_seconds": "float",
+    "stop_grace_seconds": "float",
+    "eta_prior_seconds": "float",
+    "telegram_token": "text",
+    "telegram_api_url": "text",
+    "telegram_allowed_users": "check",
+    "telegram_admins": "check",
+    "telegram_max_active_jobs": "int",
+    "telegram_daily_quota": "int",
+    "telegram_models": "check",
+    "telegram_webhook_url": "text",
+    "telegram_webhook_listen": "text",
+    "telegram_webhook_secret": "text",
+    "api_host": "text",
+    "api_port": "int",
+    "api_token": "check",
+    "api_tokens": "check",
+    "api_admins": "check",
+    "api_allowed_hosts": "check",
+    "api_metrics_token": "check",
+    "api_photo_checks": "int",
+    "api_max_streams": "int",
+    "api_max_streams_per_client": "int",
+    "api_max_body_bytes": "int",
+    "api_rate_limit_per_second": "float",
+    "api_rate_limit_burst": "int",
+    "api_cors_origins": "check",
+}
+#: (ge, gt, le, lt) of each int and float setting; None where there is no bound.
+BOUNDS: dict[str, tuple[float | None, float | None, float | None, float | None]] = {
+    "keep_results_days": (None, 0, None, None),
+    "duration_seconds": (1.0, None, 10.0, None),
+    "fps": (1, None, 60, None),
+    "steps": (1, None, 200, None),
+    "seed": (0, None, None, None),
+    "max_prompt_chars": (1, None, None, None),
+    "max_image_bytes": (1024, None, None, None),
+    "max_image_pixels": (1, None, None, None),
+    "min_image_side": (1, None, None, None),
+    "gpu_memory_fraction": (0.0, None, 1.0, None),
+    "max_video_mb": (None, 0, None, None),
+    "wakeup_safety_poll_seconds": (0.1, None, 60, None),
+    "stall_timeout_seconds": (None, 0, None, None),
+    "model_load_timeout_seconds": (None, 0, None, None),
+    "queue_ttl_seconds": (None, 0, None, None),
+    "max_attempts": (1, None, 20, None),
+    "cancel_grace_seconds": (None, 0, None, None),
+    "stop_grace_seconds": (0, None, None, None),
+    "eta_prior_seconds": (None, 0, None, None),
+    "telegram_max_active_jobs": (1, None, None, None),
+    "telegram_daily_quota": (0, None, None, None),
+    "api_port": (1, None, 65535, None),
+    "api_photo_checks": (1, None, 64, None),
+    "api_max_streams": (1, None, None, None),
+    "api_max_streams_per_client": (1, None, None, None),
+    "api_max_body_bytes": (1024, None, None, None),
+    "api_rate_limit_per_second": (0, None, None, None),
+    "api_rate_limit_burst": (1, None, None, None),
+}
+#: What each choice setting takes, exactly as written.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+    "resolution": ("480p", "720p", "1080p"),
+    "engine": ("auto", "kenburns", "diffusers"),
+}
+#: Defaults of the settings essentials reads.
+DEFAULT_LOG_LEVEL = "INFO"
+DEFAULT_WORKER_LEASE_SECONDS = 60.0

@@ -215,8 +215,8 @@ class HealthOut(BaseModel):
 def json_answer(data: Any, status_code: int = 200) -> Response:
     """``data`` as compact JSON, for a route whose ``response_model`` only documents it.
 
-    FastAPI validates and serializes a returned dict through the route's model, which
-    cost more CPU than the rest of ``GET /v1/jobs/{id}``'s route; a returned Response
-    is sent as it is. Build ``data`` with the model's own ``of`` method.
+    FastAPI validates and serializes a returned dict through the route's model, a cost
+    on every request; a returned Response is sent as it is. Build ``data`` with the
+    model's own ``of`` method, which gives exactly what the model would.
     """
     return Response(pydantic_core.to_json(data), status_code, media_type="application/json")

@@ -1,18 +1,24 @@
 """HTTP API load benchmark on loopback: reads, uploads and live event streams.
 
     python bench/api_load.py [--clients 50] [--seconds 10] [--uploads 300] [--streams 200]
-                             [--workers 1] [--database-url URL]
+                             [--workers 1] [--database-url URL] [--compare-ref REF]
 
 The API runs as ``i2v api --workers N`` in processes of its own (rate limit off,
 log level WARNING, so no access lines); this process is the load. Reads and
 uploads go over keep-alive connections with a minimal HTTP client, so the load
 costs a small fraction of the server's CPU (httpx cost twice the server's per
 read). Both still share the machine's cores, so the numbers are a floor for a
-server with a machine of its own; the server's CPU time per request (Linux)
-does not depend on what else runs.
+server with a machine of its own; the server's CPU time per request (Linux, from
+/proc) depends less on what else runs, but still drifts on a busy machine.
 
-* ``GET /v1/jobs/{id}``: ``--clients`` clients in a closed loop for ``--seconds``;
-  goal p99 <= 50 ms.
+``--compare-ref REF`` serves a copy of REF's sources (``git archive``) next to
+this tree's, over the same database, and loads both in turn: GETs in ``--rounds``
+interleaved spells, so both see the same spells of outside load and their ratio
+holds where the absolute numbers drift. REF must share this tree's schema.
+
+* ``GET /v1/jobs/{id}``: ``--clients`` clients in a closed loop for ``--seconds``
+  per server (after a short warm-up that is not counted); goals p99 <= 50 ms and
+  server CPU <= 1 ms per request.
 * ``POST /v1/jobs`` with a 2 MB photo: ``--clients`` clients share ``--uploads``
   uploads; goal p99 <= 300 ms.
 * SSE: ``--streams`` open event streams, one per queued job. First the job at the
@@ -32,8 +38,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,38 +47,23 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from i2v.jobs import JobSpec
+from i2v.jobs import JobSpec, JobStatus
 from i2v.store import JobStore, open_store_url
-from loopback_http import Connection, get_request, upload_request
+from loopback_http import (
+    ROOT,
+    Connection,
+    Server,
+    cpu_seconds,
+    free_port,
+    get_request,
+    source_trees,
+    start_server,
+    upload_request,
+    wait_ready,
+)
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = ROOT / "bench" / "results"
 PHOTO_BYTES = 2 * 1024 * 1024
-
-
-def start_server(url: str, folder: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    """Start ``i2v api`` over ``url`` on loopback, as a user would."""
-    env = {
-        **os.environ,
-        "I2V_DATABASE_URL": url,
-        "I2V_DATA_DIR": folder,
-        "I2V_API_RATE_LIMIT_PER_SECOND": "0",
-        "I2V_LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "i2v", "api", "--port", str(port)]
-    if workers > 1:
-        command += ["--workers", str(workers)]
-    return subprocess.Popen(command, env=env)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by process ``pid`` and its children (Linux; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def server_cpu_ms(pid: int, before: float, requests: int) -> float:
@@ -111,8 +100,11 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 async def bench_reads(
     port: int, job_ids: list[str], clients: int, seconds: float
-) -> dict[str, Any]:
-    """Closed-loop GETs of job records, one keep-alive connection per client."""
+) -> tuple[list[float], int]:
+    """Closed-loop GETs of job records, one keep-alive connection per client.
+
+    Returns each request's latency in seconds and the count of answers other than 200.
+    """
     latencies: list[float] = []
     errors = 0
     requests = [get_request(f"/v1/jobs/{job_id}") for job_id in job_ids]
@@ -131,11 +123,42 @@ async def bench_reads(
         await connection.close()
 
     await asyncio.gather(*(one(i) for i in range(clients)))
+    return latencies, errors
+
+
+def run_reads(
+    servers: dict[str, Server], job_ids: list[str], clients: int, seconds: float, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """GET load on each server in turn, ``rounds`` times (order alternating), ``seconds`` each in all.
+
+    Interleaving puts every server through the same spells of load from the rest of the
+    machine, so their ratio holds even where the absolute numbers drift.
+    """
+    latencies: dict[str, list[float]] = {name: [] for name in servers}
+    errors = dict.fromkeys(servers, 0)
+    cpu = dict.fromkeys(servers, 0.0)
+    for server in servers.values():
+        # Warm up (first requests build caches and load lazily imported modules); not counted.
+        asyncio.run(bench_reads(server.port, job_ids, clients, min(1.0, seconds / 10)))
+    names = list(servers)
+    for round_ in range(rounds):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            before = cpu_seconds(servers[name].process.pid)
+            samples, failed = asyncio.run(
+                bench_reads(servers[name].port, job_ids, clients, seconds / rounds)
+            )
+            cpu[name] += cpu_seconds(servers[name].process.pid) - before
+            latencies[name] += samples
+            errors[name] += failed
     return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": round(len(latencies) / seconds),
-        **percentiles(latencies),
+        name: {
+            "requests": len(latencies[name]),
+            "errors": errors[name],
+            "rps": round(len(latencies[name]) / seconds),
+            **percentiles(latencies[name]),
+            "server_cpu_ms": round(cpu[name] * 1000 / max(1, len(latencies[name])), 3),
+        }
+        for name in servers
     }
 
 
@@ -238,61 +261,54 @@ async def _until(condition: Any, timeout: float) -> None:
         await asyncio.sleep(0.01)
 
 
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(base: str, timeout: float = 30) -> None:
-    """Wait until the server answers /readyz."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the API server did not start")
-
-
 def main() -> None:
-    """Run the three benchmarks and report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the three benchmarks on each source tree and report."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="GET load per server")
+    parser.add_argument("--rounds", type=int, default=None, help="GET spells per server")
     parser.add_argument("--uploads", type=int, default=300)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="i2v api --workers")
     parser.add_argument("--database-url", default=None, help="Default: SQLite in a temp folder.")
+    parser.add_argument("--compare-ref", default=None, help="git ref to serve side by side")
     args = parser.parse_args()
+    rounds = args.rounds or (4 if args.compare_ref else 1)
 
-    folder = tempfile.mkdtemp(prefix="i2v-api-bench-")
-    url = args.database_url or f"sqlite:///{Path(folder, 'i2v.db').as_posix()}"
+    folder = Path(tempfile.mkdtemp(prefix="i2v-api-bench-"))
+    url = args.database_url or f"sqlite:///{(folder / 'i2v.db').as_posix()}"
     store = open_store_url(url)
     photo = make_photo()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start_server(url, folder, port, args.workers)
+    servers: dict[str, Server] = {}
     try:
-        wait_ready(base)
+        for index, (name, src) in enumerate(source_trees(args.compare_ref, folder).items()):
+            port = free_port()
+            data = folder / f"data{index}"
+            servers[name] = Server(port, start_server(url, data, port, args.workers, src))
+        for server in servers.values():
+            wait_ready(server.base)
         seed = [store.submit(JobSpec(duration_seconds=2), photo).id for _ in range(20)]
-        cpu = cpu_seconds(server.pid)
-        reads = asyncio.run(bench_reads(port, seed, args.clients, args.seconds))
-        reads["server_cpu_ms"] = server_cpu_ms(server.pid, cpu, reads["requests"])
-        cpu = cpu_seconds(server.pid)
-        uploads = asyncio.run(bench_uploads(port, photo, args.clients, args.uploads))
-        uploads["server_cpu_ms"] = server_cpu_ms(server.pid, cpu, uploads["requests"])
-        for job in store.list_jobs(limit=10_000):
-            store.request_cancel(job.id)
-        streams = asyncio.run(bench_streams(base, store, photo, args.streams))
+        reads = run_reads(servers, seed, args.clients, args.seconds, rounds)
+        uploads = {}
+        for name, server in servers.items():
+            cpu = cpu_seconds(server.process.pid)
+            uploads[name] = asyncio.run(
+                bench_uploads(server.port, photo, args.clients, args.uploads)
+            )
+            uploads[name]["server_cpu_ms"] = server_cpu_ms(
+                server.process.pid, cpu, uploads[name]["requests"]
+            )
+        streams = {}
+        for name, server in servers.items():
+            for job in store.list_jobs(statuses=[JobStatus.QUEUED], limit=10_000):
+                store.request_cancel(job.id)
+            streams[name] = asyncio.run(bench_streams(server.base, store, photo, args.streams))
     finally:
-        server.terminate()
-        server.wait(30)
+        for server in servers.values():
+            server.process.terminate()
+            server.process.wait(30)
         store.close()
 
     report = {
@@ -304,10 +320,16 @@ def main() -> None:
         "database": "postgresql" if url.startswith("postgresql") else "sqlite",
         "clients": args.clients,
         "workers": args.workers,
+        "rounds": rounds,
         "photo_bytes": len(photo),
-        "get_job": {**reads, "goal_p99_ms": 50},
-        "post_job": {**uploads, "goal_p99_ms": 300},
-        "sse": {**streams, "goal_ms": 1000},
+        "trees": {
+            name: {
+                "get_job": {**reads[name], "goal_p99_ms": 50, "goal_server_cpu_ms": 1.0},
+                "post_job": {**uploads[name], "goal_p99_ms": 300},
+                "sse": {**streams[name], "goal_ms": 1000},
+            }
+            for name in servers
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "api_load.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -315,67 +337,40 @@ def main() -> None:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    """The results as a small Markdown table."""
-    get, post, sse = report["get_job"], report["post_job"], report["sse"]
-    rows = [
-        (
-            "GET /v1/jobs/{id}",
-            f"{report['clients']} clients",
-            get["requests"],
-            get["rps"],
-            get["p50_ms"],
-            get["p99_ms"],
-            get["server_cpu_ms"],
-            "p99 <= 50 ms",
-            get["p99_ms"] <= 50,
-        ),
-        (
-            "POST /v1/jobs (2 MB)",
-            f"{report['clients']} clients",
-            post["requests"],
-            post["rps"],
-            post["p50_ms"],
-            post["p99_ms"],
-            post["server_cpu_ms"],
-            "p99 <= 300 ms",
-            post["p99_ms"] <= 300,
-        ),
-        (
-            "SSE queue moved",
-            f"{sse['streams']} streams",
-            sse["queue_move"]["events"],
-            "",
-            sse["queue_move"]["p50_ms"],
-            sse["queue_move"]["p99_ms"],
-            "",
-            "all <= 1 s",
-            sse["queue_move"]["max_ms"] <= 1000,
-        ),
-        (
-            "SSE job ended",
-            f"{sse['streams']} streams",
-            sse["terminal"]["events"],
-            "",
-            sse["terminal"]["p50_ms"],
-            sse["terminal"]["p99_ms"],
-            "",
-            "all <= 1 s",
-            sse["terminal"]["max_ms"] <= 1000,
-        ),
-    ]
+    """The results as a small Markdown table, one block of rows per source tree."""
     print(
-        f"database: {report['database']}, {report['workers']} server process(es), "
-        f"{report['machine']['cpus']} CPUs shared by server and load"
+        f"database: {report['database']}, {report['workers']} server process(es) per tree, "
+        f"{report['machine']['cpus']} CPUs shared by servers and load, "
+        f"GET load in {report['rounds']} interleaved round(s)"
     )
-    print("| test | load | requests | req/s | p50 ms | p99 ms | server CPU ms/req | goal | met |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
-    for name, load, count, rps, p50, p99, cpu, goal, met in rows:
+    print("| tree | test | load | count | req/s | p50 ms | p99 ms | server CPU ms/req | met |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    clients = f"{report['clients']} clients"
+    for tree, result in report["trees"].items():
+        get, post, sse = result["get_job"], result["post_job"], result["sse"]
+        rows = [
+            ("GET /v1/jobs/{id}", clients, get, get["p99_ms"] <= 50 and get["server_cpu_ms"] <= 1),
+            ("POST /v1/jobs (2 MB)", clients, post, post["p99_ms"] <= 300),
+        ]
+        for name, key in (("SSE queue moved", "queue_move"), ("SSE job ended", "terminal")):
+            events = {**sse[key], "requests": sse[key]["events"]}
+            rows.append((name, f"{sse['streams']} streams", events, events["max_ms"] <= 1000))
+        for name, load, row, met in rows:
+            print(
+                f"| {tree} | {name} | {load} | {row['requests']} | {row.get('rps', '')} "
+                f"| {row['p50_ms']} | {row['p99_ms']} | {row.get('server_cpu_ms', '')} "
+                f"| {'yes' if met else 'no'} |"
+            )
+        print(f"{tree}: SSE events within 1 s: {sse['within_1s']} of {sse['events']}")
+    print("goals: GET p99 <= 50 ms and server CPU <= 1 ms; POST p99 <= 300 ms; SSE all <= 1 s")
+    trees = list(report["trees"])
+    if len(trees) == 2:
+        before, after = (report["trees"][t]["get_job"]["server_cpu_ms"] for t in trees)
         print(
-            f"| {name} | {load} | {count} | {rps} | {p50} | {p99} | {cpu} | {goal} | {'yes' if met else 'no'} |"
+            f"GET server CPU per request: {before} ms ({trees[0]}) -> {after} ms ({trees[1]}), "
+            f"{before / max(after, 1e-9):.2f}x less"
         )
-    print(
-        f"SSE events within 1 s: {sse['within_1s']} of {sse['events']}; results in {RESULTS / 'api_load.json'}"
-    )
+    print(f"results in {RESULTS / 'api_load.json'}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from i2v.api import create_app
+from i2v.api.schemas import JobDetailOut
 from i2v.config import Settings
+from i2v.errors import ErrorCode
 from i2v.jobs import Stage, WorkerInfo, WorkerState
 from i2v.store import JobStore
 from i2v.worker.routing import claim_filter
@@ -85,6 +87,32 @@ def test_getting_a_job_shows_what_the_store_holds(client: TestClient, photo_byte
     assert job["id"] == job_id
     assert job["spec"]["prompt"] == "waves"
     assert job["links"]["video"] == f"/v1/jobs/{job_id}/video"
+
+
+def test_a_job_reads_exactly_as_its_documented_model_dumps_it(
+    client: TestClient, photo_bytes: bytes, store: JobStore
+) -> None:
+    # GET /v1/jobs/{id} answers without validating through JobDetailOut; it must not drift.
+    failed = submit(client, photo_bytes, duration="2").json()["id"]
+    crashed = submit(client, photo_bytes).json()["id"]
+    done = submit(client, photo_bytes).json()["id"]
+    queued = submit(client, photo_bytes, prompt="пар над чашкой", duration="3").json()["id"]
+    leases = [store.claim("w1") for _ in range(3)]
+    assert [lease.job.id for lease in leases if lease] == [failed, crashed, done]
+    store.fail(failed, leases[0].token, ErrorCode.OUT_OF_MEMORY, "out of memory")
+    store.fail(crashed, leases[1].token, ErrorCode.INTERNAL, "crashed", detail="Traceback: boom")
+    store.succeed(done, leases[2].token, result={"frames": 49, "fps": 24.0}, video=b"mp4")
+
+    for job_id in (failed, crashed, done, queued):
+        answer = client.get(f"/v1/jobs/{job_id}")
+
+        assert answer.headers["content-type"] == "application/json"
+        body = answer.json()
+        documented = JobDetailOut.model_validate(body).model_dump(mode="json")
+        # repr tells 2 from 2.0 and sees key order: the same JSON, byte for byte in meaning.
+        assert repr(body) == repr(documented)
+    assert "detail" not in client.get(f"/v1/jobs/{failed}").json()["error"]
+    assert client.get(f"/v1/jobs/{crashed}").json()["error"]["detail"] == "Traceback: boom"
 
 
 def test_listing_filters_by_status_and_pages(client: TestClient, photo_bytes: bytes) -> None:
@@ -228,7 +256,8 @@ def test_a_job_for_a_model_no_running_worker_serves_is_accepted_with_a_note_inst
     assert (queue["live_workers"], queue["serving_workers"]) == (1, 0)
     note = "no worker serves ltx-video right now; start one with: i2v worker --model ltx-video"
     assert queue["note"] == note
-    assert client.get(f"/v1/jobs/{stranded.json()['id']}").json()["queue"]["note"] == note
+    # The POST answer went through JobDetailOut; the GET answer did not, and must not differ.
+    assert repr(client.get(f"/v1/jobs/{stranded.json()['id']}").json()) == repr(stranded.json())
     assert served.status_code == 202
     assert served.json()["queue"]["serving_workers"] == 1
     assert served.json()["queue"]["note"] is None

@@ -9,6 +9,7 @@ the request into worker threads, which copy the context).
 from __future__ import annotations
 
 import contextvars
+import functools
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -24,6 +25,12 @@ def current() -> str:
     return _LANGUAGE.get()
 
 
+@functools.lru_cache(maxsize=256)
+def _spoken(header: bytes) -> str:
+    # Browsers send the same few headers over and over; a flood of odd ones only evicts.
+    return messages.from_accept_language(header.decode("latin-1"))
+
+
 class LanguageMiddleware:
     """Sets :func:`current` from each request's ``Accept-Language`` header."""
 
@@ -34,8 +41,12 @@ class LanguageMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        header = dict(scope.get("headers") or ()).get(b"accept-language", b"")
-        token = _LANGUAGE.set(messages.from_accept_language(header.decode("latin-1")))
+        language = messages.DEFAULT_LANGUAGE
+        for name, value in scope.get("headers") or ():
+            if name == b"accept-language":
+                language = _spoken(value)
+                break
+        token = _LANGUAGE.set(language)
         try:
             await self.app(scope, receive, send)
         finally:

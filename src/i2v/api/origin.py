@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from i2v.api.problems import ProblemCode, problem_response
@@ -66,14 +65,18 @@ class OriginGuard:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> str | None:
-        headers = Headers(scope=scope)
-        host = headers.get("host")
+        host = origin = None
+        for name, value in scope["headers"]:
+            # The first of each, as Starlette's Headers.get would pick.
+            if name == b"host" and host is None:
+                host = value.decode("latin-1")
+            elif name == b"origin" and origin is None:
+                origin = value.decode("latin-1")
         if host is not None and host_name(host) not in self.hosts:
             return (
                 f"this API does not answer to the name {host_name(host)[:100]!r}; open it as "
                 "http://127.0.0.1 or add the name to I2V_API_ALLOWED_HOSTS"
             )
-        origin = headers.get("origin")
         if (
             scope["method"] in STATE_CHANGING
             and origin is not None

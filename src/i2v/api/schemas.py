@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic_core
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from i2v import messages
@@ -135,14 +137,25 @@ class JobOut(BaseModel):
 
     @classmethod
     def of(cls, job: Job, *, admin: bool = False) -> dict[str, Any]:
-        """The job's stable JSON shape plus links (a plain dict: FastAPI validates it once).
+        """The job's stable JSON shape plus links: a plain dict, exactly as this model dumps it.
 
-        A failure is told in the request's language; only ``admin`` sees its detail.
+        Routes that answer with it directly skip the model's validation; a test holds the
+        two to the same answer. A failure is told in the request's language; only
+        ``admin`` sees its detail.
         """
         data = job.to_dict(admin=admin)
-        data["spec"]["owner"] = shown_owner(job.spec.owner, job.spec.source)
-        if data["error"] is not None:
-            data["error"]["message"] = messages.job_failure_of(job, language.current())
+        data["progress"] = float(data["progress"])
+        if data["eta_seconds"] is not None:
+            data["eta_seconds"] = float(data["eta_seconds"])
+        spec = data["spec"]
+        spec["owner"] = shown_owner(job.spec.owner, job.spec.source)
+        if spec["duration_seconds"] is not None:
+            spec["duration_seconds"] = float(spec["duration_seconds"])
+        error = data["error"]
+        if error is not None:
+            error["message"] = messages.job_failure_of(job, language.current())
+            if "detail" in error and error["detail"] is None:
+                del error["detail"]  # as ErrorOut leaves it out
         base = f"/v1/jobs/{job.id}"
         data["links"] = {
             "self": base,
@@ -197,3 +210,13 @@ class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
     detail: str | None = None
     schema_version: int | None = None
+
+
+def json_answer(data: Any, status_code: int = 200) -> Response:
+    """``data`` as compact JSON, for a route whose ``response_model`` only documents it.
+
+    FastAPI validates and serializes a returned dict through the route's model, a cost
+    on every request; a returned Response is sent as it is. Build ``data`` with the
+    model's own ``of`` method, which gives exactly what the model would.
+    """
+    return Response(pydantic_core.to_json(data), status_code, media_type="application/json")

@@ -201,9 +201,18 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = chunked = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = value
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)
+            return
+        if declared is None and chunked is None:
+            # HTTP/1.1 (RFC 9112, 6.3): a request with neither header has no body to count.
+            await self.app(scope, receive, send)
             return
         seen = 0
         started = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -44,14 +45,24 @@ class Traffic:
             ["route"],
             registry=registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         registry.register(_Streams(open_streams))
         # The standard process_* metrics (CPU, resident memory, open files, start time).
         ProcessCollector(registry=registry)
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        # A label set's child is looked up once (labels() takes a lock and builds a tuple);
+        # there are only ever as many as routes x methods x statuses.
+        key = (method, route, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            )
+        child[0].inc()
+        child[1].observe(seconds)
         if status == 429:
             self.limited.labels(route).inc()
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from i2v.errors import ErrorCode, LeaseLost
 from i2v.jobs import Job, JobStatus, Stage
-from i2v.store import schema, wakeups
+from i2v.store import pgwrites, schema, wakeups
 from i2v.store.media import THUMBNAIL, VIDEO, write_media
 from i2v.store.rows import job_from_row
 
@@ -80,6 +80,34 @@ def _claim_statement(
     )
 
 
+@functools.lru_cache(maxsize=32)
+def _finish_statement(keys: tuple[str, ...]) -> sa.Update:
+    """The UPDATE that ends a held job, also setting the columns ``keys``, built once.
+
+    Parameters: ``held_job``, ``held_lease``, ``finish_status``, ``finish_now`` and
+    ``set_<column>`` for each of ``keys``.
+    """
+    now = sa.bindparam("finish_now", type_=sa.Float)
+    also = {key: sa.bindparam(f"set_{key}", type_=J.c[key].type) for key in keys}
+    return (
+        J.update()
+        .where(
+            J.c.id == sa.bindparam("held_job", type_=sa.String),
+            J.c.lease_token == sa.bindparam("held_lease", type_=sa.String),
+            J.c.status == _RUNNING,
+        )
+        .values(
+            status=sa.bindparam("finish_status", type_=sa.String),
+            finished_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            stage=None,
+            **also,
+        )
+        .returning(*J.c)
+    )
+
+
 class Leases(Submissions):
     """What workers do with jobs, each write guarded by the lease."""
 
@@ -116,20 +144,19 @@ class Leases(Submissions):
             params["claim_models"] = list(models)
         if job_id is not None:
             params["claim_job"] = job_id
-        with self._write() as conn:
-            if self.dialect == "postgresql":
-                # A claim lost in a server crash leaves the job queued, and the worker's first
-                # lease-guarded write then fails and drops the run; so the claim need not
-                # wait for its commit to reach the disk (any later write of the worker's
-                # flushes it anyway). It saves one disk flush per job.
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            row = conn.execute(statement, params).mappings().first()
-            if row is not None:
-                conn.execute(
-                    schema.workers.update()
-                    .where(schema.workers.c.id == worker_id)
-                    .values(job_id=row["id"], heartbeat_at=now)
-                )
+        if self.dialect == "postgresql":
+            # One statement, one round trip; its commit skips the disk flush (see pgwrites).
+            with pgwrites.one_statement(self._engine, self._url) as conn:
+                row = conn.execute(pgwrites.claim(statement), params).mappings().first()
+        else:
+            with self._write() as conn:
+                row = conn.execute(statement, params).mappings().first()
+                if row is not None:
+                    conn.execute(
+                        schema.workers.update()
+                        .where(schema.workers.c.id == worker_id)
+                        .values(job_id=row["id"], heartbeat_at=now)
+                    )
         return None if row is None else Lease(job=job_from_row(row), token=token)
 
     def heartbeat(self, worker_id: str, job_ids: Collection[str] | None = None) -> set[str]:
@@ -207,21 +234,25 @@ class Leases(Submissions):
     ) -> Job:
         """Store the video (and thumbnail) and mark the job succeeded, all or nothing."""
         now = self._clock()
-        extra: dict[str, Any] = {} if warnings is None else {"warnings": list(warnings)}
+        values: dict[str, Any] = {
+            "result": dict(result),
+            "progress": 1.0,
+            # An earlier attempt's error is history once a later one succeeds.
+            "error_code": None,
+            "error_message": None,
+            "error_detail": None,
+        }
+        if warnings is not None:
+            values["warnings"] = list(warnings)
+        files: list[tuple[str, bytes | Path, str]] = [(VIDEO, video, "video/mp4")]
+        if thumbnail is not None:
+            files.append((THUMBNAIL, thumbnail, "image/jpeg"))
+        if self.dialect == "postgresql" and pgwrites.fits_one_statement(
+            self.media_blobs, [data for _, data, _ in files]
+        ):
+            return self._succeed_in_one_statement(job_id, lease, now, values, files)
         with self._write() as conn:
-            job = self._finish(
-                conn,
-                job_id,
-                lease,
-                JobStatus.SUCCEEDED,
-                result=dict(result),
-                progress=1.0,
-                # An earlier attempt's error is history once a later one succeeds.
-                error_code=None,
-                error_message=None,
-                error_detail=None,
-                **extra,
-            )
+            job = self._finish(conn, job_id, lease, JobStatus.SUCCEEDED, **values)
             write_media(conn, job_id, VIDEO, video, "video/mp4", now)
             if thumbnail is not None:
                 write_media(conn, job_id, THUMBNAIL, thumbnail, "image/jpeg", now)
@@ -397,25 +428,48 @@ class Leases(Submissions):
     def _finish(
         self, conn: sa.Connection, job_id: str, lease: str, status: JobStatus, **values: Any
     ) -> Job:
-        now = self._clock()
-        row = (
-            conn.execute(
-                J.update()
-                .where(*self._held(job_id, lease))
-                .values(
-                    status=status.value,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_expires_at=None,
-                    stage=None,
-                    **values,
-                )
-                .returning(*J.c)
-            )
-            .mappings()
-            .first()
-        )
+        update = _finish_statement(tuple(sorted(values)))
+        params = self._finish_params(job_id, lease, status, values)
+        if self.dialect == "postgresql":
+            # The notification rides in the same statement (sent on commit, as always).
+            row = conn.execute(pgwrites.finish(update), params).mappings().first()
+        else:
+            row = conn.execute(update, params).mappings().first()
+            if row is not None:
+                wakeups.notify(conn, wakeups.CHANGED, job_id)
         if row is None:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
-        wakeups.notify(conn, wakeups.CHANGED, job_id)
+        return job_from_row(row)
+
+    def _finish_params(
+        self, job_id: str, lease: str, status: JobStatus, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        params = {f"set_{key}": value for key, value in values.items()}
+        params.update(
+            held_job=job_id, held_lease=lease, finish_status=status.value, finish_now=self._clock()
+        )
+        return params
+
+    def _succeed_in_one_statement(
+        self,
+        job_id: str,
+        lease: str,
+        now: float,
+        values: Mapping[str, Any],
+        files: Sequence[tuple[str, bytes | Path, str]],
+    ) -> Job:
+        """PostgreSQL, small files: :meth:`succeed` as one statement (its own transaction)."""
+        params = self._finish_params(job_id, lease, JobStatus.SUCCEEDED, values)
+        params["media_now"] = now
+        kinds = []
+        for kind, data, content_type in files:
+            assert isinstance(data, bytes)  # fits_one_statement said so
+            params.update(pgwrites.file_params(kind, data, content_type))
+            kinds.append((kind, bool(data)))
+        update = _finish_statement(tuple(sorted(values)))
+        statement = pgwrites.succeed(update, tuple(kinds))
+        with pgwrites.one_statement(self._engine, self._url) as conn:
+            row = conn.execute(statement, params).mappings().first()
+        if row is None:
+            raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
         return job_from_row(row)

@@ -1,6 +1,7 @@
 """Queue benchmark: submit→claim latency and no-op throughput, i2v's store versus RQ + Redis.
 
     python bench/job_queue.py [--jobs 1000] [--latency-jobs 200] [--postgres URL] [--redis URL]
+        [--backends sqlite,postgresql,rq] [--rounds N] [--baseline-src DIR]
 
 For each backend (i2v on SQLite, i2v on PostgreSQL, RQ with SimpleWorker on
 Redis) and for 1 and 4 worker processes it measures, in the same run:
@@ -12,6 +13,12 @@ Redis) and for 1 and 4 worker processes it measures, in the same run:
 * idle CPU: a real idle ``i2v worker`` (Ken Burns engine; supervisor and its
   child process together) and an idle RQ worker, each sampled from
   ``/proc/<pid>/stat`` over ``--idle-seconds``, as a percentage of one core.
+
+This machine's load moves absolute numbers a lot, so compare within one run:
+``--baseline-src DIR`` (a checkout of an older commit, e.g. made with
+``git worktree add /tmp/base main``) measures that code's PostgreSQL rows right
+after the current ones, and ``--rounds N`` repeats everything interleaved and
+reports each figure's median.
 
 Idle i2v workers block on the store's change feed (LISTEN/NOTIFY on PostgreSQL,
 ``PRAGMA data_version`` on SQLite), as ``i2v worker`` does; RQ blocks on Redis.
@@ -46,6 +53,11 @@ from i2v.jobs import JobSpec, JobStatus, WorkerState  # noqa: E402
 from i2v.store import JobStore, open_store_url, wakeups  # noqa: E402
 
 RESULTS = _HERE / "results"
+#: Backends by their option name, and how the table names them.
+LABELS = {"sqlite": "i2v sqlite", "postgresql": "i2v postgresql", "rq": "rq + redis"}
+BACKENDS = tuple(LABELS)
+#: The table's name for the PostgreSQL rows measured with --baseline-src.
+BASELINE = "i2v postgresql @baseline"
 
 
 # --- i2v ------------------------------------------------------------------------------
@@ -103,9 +115,11 @@ def run_i2v(
     # Latency: idle workers, paced submissions.
     procs, stop = _start_workers(url, workers, poll)
     time.sleep(2.0)  # let the spawned workers start polling
-    ids = []
+    ids, submits = [], []
     for _ in range(latency_jobs):
+        started = time.perf_counter()
         ids.append(store.submit(JobSpec(), b"").id)
+        submits.append(time.perf_counter() - started)
         time.sleep(pace)
     _wait_drained(store)
     _stop_workers(procs, stop)
@@ -115,7 +129,12 @@ def run_i2v(
         assert job.started_at and job.created_at
         latencies.append((job.started_at - job.created_at).total_seconds())
     store.close()
-    return _summary(latencies, throughput)
+    # The latency counts from the job's creation, inside submit(): how much of it
+    # submit() itself takes (its writes and their commit) tells it from the wake-up.
+    return _summary(latencies, throughput) | {
+        "submit_p50_ms": round(statistics.median(submits) * 1000, 1),
+        "submit_p99_ms": round(_p99(submits) * 1000, 1),
+    }
 
 
 def _wait_drained(store: JobStore) -> tuple[float, float]:
@@ -264,15 +283,58 @@ def idle_rq_worker(redis_url: str, seconds: float) -> float:
 # --- report ---------------------------------------------------------------------------
 
 
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
 def _summary(latencies: list[float], throughput: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
     return {
-        "latency_p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "latency_p99_ms": round(p99 * 1000, 1),
+        "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "latency_p99_ms": round(_p99(latencies) * 1000, 1),
         "throughput_jobs_per_s": round(throughput, 1),
-        "samples": len(ordered),
+        "samples": len(latencies),
     }
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over several rounds (one round: that round's figures)."""
+    return {
+        key: round(statistics.median(run[key] for run in runs), 1)
+        for key in runs[0]
+        if key != "samples"
+    } | {"samples": sum(run["samples"] for run in runs), "rounds": len(runs)}
+
+
+def run_baseline(args: argparse.Namespace, src: Path, workers: int) -> dict[str, float]:
+    """Measure the i2v under ``src`` on PostgreSQL: this script, in a child using that code."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "rows.json"
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--backends=postgresql",
+                f"--workers={workers}",
+                f"--jobs={args.jobs}",
+                f"--latency-jobs={args.latency_jobs}",
+                f"--poll={args.poll}",
+                f"--pace={args.pace}",
+                "--idle-seconds=0",
+                f"--postgres={args.postgres}",
+                f"--rows-out={out}",
+                f"--results={folder}",
+            ],
+            env={**os.environ, "PYTHONPATH": str(src.resolve() / "src")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"the baseline run failed:\n{child.stderr}")
+        [row] = json.loads(out.read_text())
+    return {k: v for k, v in row.items() if k not in ("backend", "workers", "idle_cpu_percent")}
 
 
 def _fresh_postgres(admin_url: str) -> Callable[[], str]:
@@ -340,77 +402,108 @@ def main() -> None:
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--workers", default="1,4")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"which backends to measure, of {', '.join(BACKENDS)}",
+    )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="a folder holding another i2v's src/ (a checkout of an older commit): its "
+        "PostgreSQL rows are measured in the same run, each right after the current one",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure everything this many times, interleaved; report each figure's median",
+    )
+    parser.add_argument("--rows-out", type=Path, help="also write the rows alone to this JSON file")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for job_queue.json")
     args = parser.parse_args()
 
     new_pg = _fresh_postgres(args.postgres)
     tmp = Path(tempfile.mkdtemp(prefix="i2v-bench-"))
-    idle: dict[str, float | None] = dict.fromkeys(("i2v sqlite", "i2v postgresql", "rq + redis"))
+    chosen = args.backends.split(",")
+    idle: dict[str, float | None] = dict.fromkeys(LABELS.values())
     if args.idle_seconds > 0 and Path("/proc/self/stat").exists():
-        for name, measure_idle in (
-            (
-                "i2v sqlite",
-                lambda: idle_i2v_worker(
-                    f"sqlite:///{(tmp / 'idle.db').as_posix()}", args.idle_seconds
-                ),
+        idle_runs: dict[str, Callable[[], float]] = {
+            "sqlite": lambda: idle_i2v_worker(
+                f"sqlite:///{(tmp / 'idle.db').as_posix()}", args.idle_seconds
             ),
-            ("i2v postgresql", lambda: idle_i2v_worker(new_pg(), args.idle_seconds)),
-            ("rq + redis", lambda: idle_rq_worker(args.redis, args.idle_seconds)),
-        ):
-            print(f"measuring an idle {name} worker...", file=sys.stderr, flush=True)
-            idle[name] = measure_idle()
-    rows: list[dict[str, Any]] = []
-    for workers in [int(w) for w in args.workers.split(",")]:
-        backends: list[tuple[str, Callable[[], dict[str, float]]]] = [
-            (
-                "i2v sqlite",
-                lambda w=workers: run_i2v(
-                    f"sqlite:///{(tmp / f'q{w}.db').as_posix()}",
+            "postgresql": lambda: idle_i2v_worker(new_pg(), args.idle_seconds),
+            "rq": lambda: idle_rq_worker(args.redis, args.idle_seconds),
+        }
+        for backend in chosen:
+            print(f"measuring an idle {LABELS[backend]} worker...", file=sys.stderr, flush=True)
+            idle[LABELS[backend]] = idle_runs[backend]()
+    samples: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for round_ in range(args.rounds):
+        for workers in [int(w) for w in args.workers.split(",")]:
+            runs: dict[str, Callable[[], dict[str, float]]] = {
+                "sqlite": lambda w=workers, r=round_: run_i2v(
+                    f"sqlite:///{(tmp / f'q{w}-{r}.db').as_posix()}",
                     w,
                     args.jobs,
                     args.latency_jobs,
                     args.poll,
                     args.pace,
                 ),
-            ),
-            (
-                "i2v postgresql",
-                lambda w=workers: run_i2v(
+                "postgresql": lambda w=workers: run_i2v(
                     new_pg(), w, args.jobs, args.latency_jobs, args.poll, args.pace
                 ),
-            ),
-            (
-                "rq + redis",
-                lambda w=workers: run_rq(args.redis, w, args.jobs, args.latency_jobs, args.pace),
-            ),
-        ]
-        for name, measure in backends:
-            print(f"measuring {name} with {workers} worker(s)...", file=sys.stderr, flush=True)
-            rows.append(
-                {"backend": name, "workers": workers, **measure(), "idle_cpu_percent": idle[name]}
-            )
+                "rq": lambda w=workers: run_rq(
+                    args.redis, w, args.jobs, args.latency_jobs, args.pace
+                ),
+            }
+            measures = [(LABELS[b], runs[b]) for b in chosen]
+            if args.baseline_src is not None:
+                at = chosen.index("postgresql") + 1 if "postgresql" in chosen else 0
+                measures.insert(
+                    at,
+                    (BASELINE, lambda w=workers: run_baseline(args, args.baseline_src, w)),
+                )
+            for name, measure in measures:
+                print(
+                    f"round {round_ + 1}: measuring {name} with {workers} worker(s)...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                samples.setdefault((name, workers), []).append(measure())
+    rows = [
+        {"backend": name, "workers": workers, **_median(runs), "idle_cpu_percent": idle.get(name)}
+        for (name, workers), runs in samples.items()
+    ]
+    if args.rows_out is not None:
+        args.rows_out.write_text(json.dumps(rows, indent=2))
 
     header = (
-        f"{'backend':<16}{'workers':>8}{'p50 ms':>10}{'p99 ms':>10}{'jobs/s':>10}{'idle CPU %':>12}"
+        f"{'backend':<25}{'workers':>8}{'p50 ms':>10}{'p99 ms':>10}{'jobs/s':>10}{'idle CPU %':>12}"
+        f"{'submit p50/p99 ms':>19}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         idle_cpu = "-" if row["idle_cpu_percent"] is None else f"{row['idle_cpu_percent']:.3f}"
+        submit = f"{row['submit_p50_ms']}/{row['submit_p99_ms']}" if "submit_p50_ms" in row else "-"
         print(
-            f"{row['backend']:<16}{row['workers']:>8}{row['latency_p50_ms']:>10}"
+            f"{row['backend']:<25}{row['workers']:>8}{row['latency_p50_ms']:>10}"
             f"{row['latency_p99_ms']:>10}{row['throughput_jobs_per_s']:>10}{idle_cpu:>12}"
+            f"{submit:>19}"
         )
     goals = _goals(rows)
     print()
     for text, met in goals:
         print(f"{'met    ' if met else 'NOT met'}  {text}")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "job_queue.json"
+    args.results.mkdir(exist_ok=True)
+    out = args.results / "job_queue.json"
     out.write_text(
         json.dumps(
             {
                 "wait_seconds": args.poll,
                 "jobs": args.jobs,
+                "rounds": args.rounds,
                 "idle_seconds": args.idle_seconds,
                 "rows": rows,
                 "goals": [{"goal": text, "met": met} for text, met in goals],

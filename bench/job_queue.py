@@ -63,11 +63,13 @@ BASELINE = "i2v postgresql @baseline"
 # --- i2v ------------------------------------------------------------------------------
 
 
-def i2v_worker(url: str, name: str, poll: float, stop: Any) -> None:
+def i2v_worker(url: str, name: str, poll: float, stop: Any, ready: Any, go: Any) -> None:
     """Claim and finish no-op jobs until told to stop, sleeping on the change feed when idle."""
     store = open_store_url(url, migrate=False)
     # Taken before the first look, so a job queued between a look and a wait still wakes us.
     queued = store.change_feed().waiter([wakeups.QUEUED])
+    ready.put(name)
+    go.wait()
     while not stop.is_set():
         lease = store.claim(name)
         if lease is None:
@@ -81,14 +83,27 @@ def _drained(store: JobStore) -> bool:
     return store.count_jobs(statuses=[JobStatus.QUEUED, JobStatus.RUNNING]) == 0
 
 
-def _start_workers(url: str, workers: int, poll: float) -> tuple[list[Any], Any]:
+def _start_together(target: Callable[..., None], args: list[tuple[Any, ...]]) -> list[Any]:
+    """Start one spawned process per ``args``; let them go once all are ready.
+
+    Spawned workers take a second or more to import on a busy machine: started one by
+    one, the first would drain the queue alone and the first paced jobs would wait
+    for workers still starting. Each calls ``ready.put(...)`` then ``go.wait()``.
+    """
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    procs = [
-        ctx.Process(target=i2v_worker, args=(url, f"w{n}", poll, stop)) for n in range(workers)
-    ]
+    ready, go = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=target, args=(*a, ready, go)) for a in args]
     for proc in procs:
         proc.start()
+    for _ in procs:
+        ready.get(timeout=300)
+    go.set()
+    return procs
+
+
+def _start_workers(url: str, workers: int, poll: float) -> tuple[list[Any], Any]:
+    stop = multiprocessing.get_context("spawn").Event()
+    procs = _start_together(i2v_worker, [(url, f"w{n}", poll, stop) for n in range(workers)])
     return procs, stop
 
 
@@ -114,7 +129,7 @@ def run_i2v(
 
     # Latency: idle workers, paced submissions.
     procs, stop = _start_workers(url, workers, poll)
-    time.sleep(2.0)  # let the spawned workers start polling
+    time.sleep(0.5)  # let the workers reach their idle wait
     ids, submits = [], []
     for _ in range(latency_jobs):
         started = time.perf_counter()
@@ -150,15 +165,18 @@ def _wait_drained(store: JobStore) -> tuple[float, float]:
 # --- RQ -------------------------------------------------------------------------------
 
 
-def rq_worker(redis_url: str, burst: bool) -> None:
+def rq_worker(redis_url: str, burst: bool, ready: Any = None, go: Any = None) -> None:
     """An RQ SimpleWorker (no fork per job) on the bench queue."""
     from redis import Redis
     from rq import Queue, SimpleWorker
 
     conn = Redis.from_url(redis_url)
-    SimpleWorker([Queue("i2v-bench", connection=conn)], connection=conn).work(
-        burst=burst, logging_level="WARNING", with_scheduler=False
-    )
+    worker = SimpleWorker([Queue("i2v-bench", connection=conn)], connection=conn)
+    conn.ping()
+    if ready is not None:
+        ready.put(worker.name)
+        go.wait()
+    worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
 
 
 def run_rq(
@@ -171,12 +189,9 @@ def run_rq(
     conn = Redis.from_url(redis_url)
     conn.flushdb()
     queue = Queue("i2v-bench", connection=conn)
-    ctx = multiprocessing.get_context("spawn")
 
     enqueued = [queue.enqueue(noop, result_ttl=600) for _ in range(jobs)]
-    procs = [ctx.Process(target=rq_worker, args=(redis_url, True)) for _ in range(workers)]
-    for proc in procs:
-        proc.start()
+    procs = _start_together(rq_worker, [(redis_url, True)] * workers)
     for proc in procs:
         proc.join()
     for job in enqueued:
@@ -185,10 +200,8 @@ def run_rq(
     last = max(j.ended_at for j in enqueued if j.ended_at)
     throughput = jobs / (last - first).total_seconds()
 
-    procs = [ctx.Process(target=rq_worker, args=(redis_url, False)) for _ in range(workers)]
-    for proc in procs:
-        proc.start()
-    time.sleep(2.0)
+    procs = _start_together(rq_worker, [(redis_url, False)] * workers)
+    time.sleep(0.5)  # let the workers reach their idle wait
     paced = []
     for _ in range(latency_jobs):
         paced.append(queue.enqueue(noop, result_ttl=600))

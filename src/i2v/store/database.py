@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,8 @@ from i2v.errors import ConfigError, StoreError, StoreUnavailable
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 #: Read-only transactions use a deferred BEGIN so they never wait for writers (WAL).
 READONLY = {"i2v_readonly": True}
-#: PostgreSQL: a pooled connection idle longer than this is pinged before use.
+#: PostgreSQL: a pooled connection idle longer than this is pinged before use (sooner
+#: if the server sent it something, as it does when it closes the connection).
 IDLE_PING_SECONDS = 2.0
 #: The key, in a pooled connection's info, of when it was last returned to the pool.
 _IDLE_SINCE = "i2v_idle_since"
@@ -68,7 +70,7 @@ def _postgres_engine(url: sa.URL) -> sa.Engine:
         connect_args={"connect_timeout": 10, "application_name": "i2v"},
     )
     event.listen(engine, "checkin", _note_idle)
-    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkout", _ping_if_in_doubt)
     event.listen(engine, "set_connection_execution_options", _read_without_transaction)
     return engine
 
@@ -89,20 +91,21 @@ def _note_idle(dbapi_conn: Any, record: Any) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-    """Ping a connection that sat in the pool a while; under load none is pinged.
+def _ping_if_in_doubt(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Ping a pooled connection only when it may be dead; under load none is pinged.
 
-    pool_pre_ping would cost a round trip (two, with a transaction begun for it) on
-    every checkout; a connection returned milliseconds ago needs none. After an outage
-    the stale connections have been idle and get pinged; one found dead invalidates
-    every connection pooled before it (a server restart killed them all) and the pool
-    retries with a fresh one, so the caller never sees it. A connection that dies in
-    the seconds after its last use is found by the caller's statement instead: that
-    error is an outage (StoreUnavailable) and the pool is renewed the same way.
+    pool_pre_ping would cost a round trip (two, with the transaction it begins) on
+    every checkout. Here a connection is pinged when it sat in the pool a while, or
+    when its socket has something to read: a healthy idle connection receives nothing,
+    while a server that restarted or killed it sent its farewell and closed it. One
+    found dead invalidates every connection pooled before it (a restart killed them
+    all) and the pool retries with a fresh one, so the caller never sees it.
     """
     idle_since = record.info.get(_IDLE_SINCE)
-    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
-        return  # fresh from connect(), or in use moments ago
+    if idle_since is None:
+        return  # fresh from connect()
+    if time.monotonic() - idle_since < IDLE_PING_SECONDS and not _has_input(dbapi_conn):
+        return  # in use moments ago, and nothing came in since
     try:
         # Autocommit for the ping, so it does not open a transaction for the caller.
         autocommit = dbapi_conn.autocommit
@@ -113,6 +116,20 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
             dbapi_conn.autocommit = autocommit
     except Exception as exc:
         raise InvalidatePoolError(f"a pooled connection was dead: {exc}") from exc
+
+
+def _has_input(dbapi_conn: Any) -> bool:
+    """True if the connection's socket is readable (data, or the server closed it)."""
+    try:
+        fd = dbapi_conn.fileno()
+    except Exception:
+        return True  # closed already: the ping will say so
+    if hasattr(select, "poll"):
+        # poll(), not select(): a process with many files open passes FD_SETSIZE.
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # Windows: sockets only, no limit
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

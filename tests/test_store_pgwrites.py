@@ -25,7 +25,7 @@ from sqlalchemy.pool import Pool
 from i2v.errors import LeaseLost
 from i2v.jobs import JobSpec, JobStatus, WorkerInfo, WorkerState
 from i2v.store import THUMBNAIL, VIDEO, JobStore, database, open_store_url, pgwrites, wakeups
-from i2v.store.leases import _claim_statement
+from i2v.store.statements import claim_update
 
 PIECE = 1024 * 1024
 
@@ -109,7 +109,7 @@ def test_a_claim_takes_the_job_points_the_workers_row_at_it_and_skips_the_disk_f
             # The claim's own statement, inside a transaction we can look into afterwards.
             row = (
                 conn.execute(
-                    pgwrites.claim(_claim_statement(True, False, False, False)),
+                    pgwrites.claim(claim_update(True, False, False, False)),
                     {
                         "claim_worker": "w",
                         "claim_token": "t",

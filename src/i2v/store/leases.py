@@ -9,7 +9,6 @@ what keeps "at least once" from becoming "delivered twice".
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 
 from i2v.errors import ErrorCode, LeaseLost
 from i2v.jobs import Job, JobStatus, Stage
-from i2v.store import pgwrites, schema, wakeups
+from i2v.store import pgwrites, schema, statements, wakeups
 from i2v.store.media import THUMBNAIL, VIDEO, write_media
 from i2v.store.rows import job_from_row
 
@@ -44,70 +43,6 @@ class Lease:
     token: str
 
 
-@functools.lru_cache(maxsize=32)
-def _claim_statement(
-    postgresql: bool, by_engine: bool, by_model: bool, by_job: bool
-) -> sa.UpdateBase:
-    """The claim UPDATE for one combination of filters, built once (it costs a lot of CPU)."""
-    candidate = sa.select(J.c.seq).where(J.c.status == _QUEUED)
-    if by_engine:
-        engines: sa.BindParameter[list[str]] = sa.bindparam("claim_engines", expanding=True)
-        candidate = candidate.where(sa.or_(J.c.engine.is_(None), J.c.engine.in_(engines)))
-    if by_model:
-        models: sa.BindParameter[list[str]] = sa.bindparam("claim_models", expanding=True)
-        candidate = candidate.where(sa.or_(J.c.model.is_(None), J.c.model.in_(models)))
-    if by_job:
-        candidate = candidate.where(J.c.id == sa.bindparam("claim_job"))
-    candidate = candidate.order_by(J.c.priority.desc(), J.c.seq.asc()).limit(1)
-    if postgresql:
-        candidate = candidate.with_for_update(skip_locked=True)
-    now = sa.bindparam("claim_now", type_=sa.Float)
-    return (
-        J.update()
-        .where(J.c.seq == candidate.scalar_subquery(), J.c.status == _QUEUED)
-        .values(
-            status=_RUNNING,
-            worker_id=sa.bindparam("claim_worker", type_=sa.String),
-            lease_token=sa.bindparam("claim_token", type_=sa.String),
-            lease_expires_at=sa.bindparam("claim_expires", type_=sa.Float),
-            attempts=J.c.attempts + 1,
-            started_at=now,
-            stage=None,
-            progress=0.0,
-            updated_at=now,
-        )
-        .returning(*J.c)
-    )
-
-
-@functools.lru_cache(maxsize=32)
-def _finish_statement(keys: tuple[str, ...]) -> sa.Update:
-    """The UPDATE that ends a held job, also setting the columns ``keys``, built once.
-
-    Parameters: ``held_job``, ``held_lease``, ``finish_status``, ``finish_now`` and
-    ``set_<column>`` for each of ``keys``.
-    """
-    now = sa.bindparam("finish_now", type_=sa.Float)
-    also = {key: sa.bindparam(f"set_{key}", type_=J.c[key].type) for key in keys}
-    return (
-        J.update()
-        .where(
-            J.c.id == sa.bindparam("held_job", type_=sa.String),
-            J.c.lease_token == sa.bindparam("held_lease", type_=sa.String),
-            J.c.status == _RUNNING,
-        )
-        .values(
-            status=sa.bindparam("finish_status", type_=sa.String),
-            finished_at=now,
-            updated_at=now,
-            lease_expires_at=None,
-            stage=None,
-            **also,
-        )
-        .returning(*J.c)
-    )
-
-
 class Leases(Submissions):
     """What workers do with jobs, each write guarded by the lease."""
 
@@ -126,7 +61,7 @@ class Leases(Submissions):
         """
         now = self._clock()
         token = secrets.token_hex(8)
-        statement = _claim_statement(
+        statement = statements.claim_update(
             self.dialect == "postgresql",
             engines is not None,
             models is not None,
@@ -146,8 +81,7 @@ class Leases(Submissions):
             params["claim_job"] = job_id
         if self.dialect == "postgresql":
             # One statement, one round trip; its commit skips the disk flush (see pgwrites).
-            with pgwrites.one_statement(self._engine, self._url) as conn:
-                row = conn.execute(pgwrites.claim(statement), params).mappings().first()
+            row = pgwrites.run_one(self._engine, self._url, pgwrites.claim(statement), params)
         else:
             with self._write() as conn:
                 row = conn.execute(statement, params).mappings().first()
@@ -428,8 +362,8 @@ class Leases(Submissions):
     def _finish(
         self, conn: sa.Connection, job_id: str, lease: str, status: JobStatus, **values: Any
     ) -> Job:
-        update = _finish_statement(tuple(sorted(values)))
-        params = self._finish_params(job_id, lease, status, values)
+        update = statements.finish_update(tuple(sorted(values)))
+        params = statements.finish_params(job_id, lease, status, self._clock(), values)
         if self.dialect == "postgresql":
             # The notification rides in the same statement (sent on commit, as always).
             row = conn.execute(pgwrites.finish(update), params).mappings().first()
@@ -441,15 +375,6 @@ class Leases(Submissions):
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
         return job_from_row(row)
 
-    def _finish_params(
-        self, job_id: str, lease: str, status: JobStatus, values: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        params = {f"set_{key}": value for key, value in values.items()}
-        params.update(
-            held_job=job_id, held_lease=lease, finish_status=status.value, finish_now=self._clock()
-        )
-        return params
-
     def _succeed_in_one_statement(
         self,
         job_id: str,
@@ -459,17 +384,12 @@ class Leases(Submissions):
         files: Sequence[tuple[str, bytes | Path, str]],
     ) -> Job:
         """PostgreSQL, small files: :meth:`succeed` as one statement (its own transaction)."""
-        params = self._finish_params(job_id, lease, JobStatus.SUCCEEDED, values)
-        params["media_now"] = now
-        kinds = []
-        for kind, data, content_type in files:
-            assert isinstance(data, bytes)  # fits_one_statement said so
-            params.update(pgwrites.file_params(kind, data, content_type))
-            kinds.append((kind, bool(data)))
-        update = _finish_statement(tuple(sorted(values)))
-        statement = pgwrites.succeed(update, tuple(kinds))
-        with pgwrites.one_statement(self._engine, self._url) as conn:
-            row = conn.execute(statement, params).mappings().first()
+        kinds, params = pgwrites.small_files(files, now)
+        params.update(
+            statements.finish_params(job_id, lease, JobStatus.SUCCEEDED, self._clock(), values)
+        )
+        update = statements.finish_update(tuple(sorted(values)))
+        row = pgwrites.run_one(self._engine, self._url, pgwrites.succeed(update, kinds), params)
         if row is None:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
         return job_from_row(row)

@@ -23,10 +23,9 @@ computed once (building statements costs more CPU than PostgreSQL takes to run t
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from i2v.store import schema, wakeups
 from i2v.store.blobs import DatabaseChunks
 from i2v.store.database import translated_errors
-from i2v.store.media import PHOTO
 
 J = schema.jobs
 M = schema.media
@@ -46,11 +44,13 @@ C = schema.media_chunks
 AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
-@contextlib.contextmanager
-def one_statement(engine: sa.Engine, url: str) -> Iterator[sa.Connection]:
-    """A connection in autocommit, for a write that is one statement (its own transaction)."""
+def run_one(
+    engine: sa.Engine, url: str, statement: sa.Executable, params: Mapping[str, Any]
+) -> sa.RowMapping | None:
+    """Run one statement in autocommit (it is its own transaction); return its first row."""
     with translated_errors(url), engine.connect() as conn:
-        yield conn.execution_options(**AUTOCOMMIT)
+        conn.execution_options(**AUTOCOMMIT)
+        return conn.execute(statement, params).mappings().first()
 
 
 @functools.lru_cache(maxsize=32)
@@ -95,24 +95,31 @@ def succeed(update: sa.Update, kinds: tuple[tuple[str, bool], ...]) -> sa.Select
 
 
 @functools.lru_cache(maxsize=8)
-def submit(insert: sa.Insert, has_bytes: bool) -> sa.Select[Any]:
+def submit(insert: sa.Insert, kinds: tuple[tuple[str, bool], ...]) -> sa.Select[Any]:
     """The job's INSERT (RETURNING it), its photo and its "queued" notification, in one."""
     new = insert.cte("new")
     notified = sa.func.pg_notify(wakeups.channel(wakeups.QUEUED), new.c.id)
-    writes = file_writes(new, ((PHOTO, has_bytes),))
-    return sa.select(*new.c, notified.label("i2v_notified")).add_cte(*writes)
+    return sa.select(*new.c, notified.label("i2v_notified")).add_cte(*file_writes(new, kinds))
 
 
-def file_params(kind: str, data: bytes, content_type: str) -> dict[str, Any]:
-    """The parameters :func:`file_writes` takes for one file."""
-    params = {
-        f"{kind}_type": content_type,
-        f"{kind}_size": len(data),
-        f"{kind}_sha": hashlib.sha256(data).hexdigest(),
-    }
-    if data:
-        params[f"{kind}_data"] = data
-    return params
+def small_files(
+    files: Sequence[tuple[str, bytes | Path, str]], now: float
+) -> tuple[tuple[tuple[str, bool], ...], dict[str, Any]]:
+    """The shape (each kind, and whether it has bytes) and parameters of :func:`file_writes`.
+
+    ``files`` are ``(kind, data, content_type)`` that :func:`fits_one_statement` accepted.
+    """
+    kinds = []
+    params: dict[str, Any] = {"media_now": now}
+    for kind, data, content_type in files:
+        assert isinstance(data, bytes)  # fits_one_statement said so
+        kinds.append((kind, bool(data)))
+        params[f"{kind}_type"] = content_type
+        params[f"{kind}_size"] = len(data)
+        params[f"{kind}_sha"] = hashlib.sha256(data).hexdigest()
+        if data:
+            params[f"{kind}_data"] = data
+    return tuple(kinds), params
 
 
 def file_writes(job: sa.CTE, kinds: tuple[tuple[str, bool], ...]) -> list[sa.CTE]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +9,7 @@ import sqlalchemy as sa
 
 from i2v.errors import InputError, JobNotFound, StoreError
 from i2v.jobs import MAX_PRIORITY, Job, JobSpec, JobStatus, QueuePosition, new_job_id
-from i2v.store import pgwrites, schema, wakeups
-from i2v.store.database import upsert_insert
+from i2v.store import pgwrites, schema, statements, wakeups
 from i2v.store.media import PHOTO, write_media
 from i2v.store.rows import job_from_row
 from i2v.store.timings import request_key
@@ -77,46 +75,6 @@ _JOB_WITH_POSITION = sa.select(
 _OWNERS_JOB_WITH_POSITION = _JOB_WITH_POSITION.where(J.c.owner == sa.bindparam("owner"))
 
 
-#: The columns a submit sets (the rest keep their defaults).
-_SUBMITTED = (
-    "id",
-    "status",
-    "priority",
-    "spec",
-    "source",
-    "owner",
-    "engine",
-    "model",
-    "dedupe_key",
-    "eta_key",
-    "eta_seconds",
-    "progress",
-    "attempts",
-    "max_attempts",
-    "cancel_requested",
-    "created_at",
-    "updated_at",
-    "notify",
-    "delivered",
-    "warnings",
-)
-
-
-@functools.lru_cache(maxsize=4)
-def _insert_statement(dialect: str) -> sa.Insert:
-    """The submit INSERT (RETURNING the row, or nothing for a known dedupe key), built once.
-
-    Parameters: ``new_<column>`` for each of ``_SUBMITTED``.
-    """
-    insert: sa.Insert = (
-        upsert_insert(dialect, J)
-        .values({c: sa.bindparam(f"new_{c}", type_=J.c[c].type) for c in _SUBMITTED})
-        .on_conflict_do_nothing()
-        .returning(*J.c)
-    )
-    return insert
-
-
 def _one(job_id: str, owner: str | None) -> list[sa.ColumnElement[bool]]:
     """The conditions naming one job, and its owner when one is given."""
     conditions = [J.c.id == job_id]
@@ -162,13 +120,14 @@ class Submissions(_Base):
         params = {f"new_{column}": value for column, value in values.items()}
         if self.dialect == "postgresql" and pgwrites.fits_one_statement(self.media_blobs, [photo]):
             # One statement, one round trip (see pgwrites); its commit waits for the disk.
-            params.update(pgwrites.file_params(PHOTO, photo, content_type), media_now=now)
-            statement = pgwrites.submit(_insert_statement(self.dialect), bool(photo))
-            with pgwrites.one_statement(self._engine, self._url) as conn:
-                inserted = conn.execute(statement, params).mappings().first()
+            kinds, photo_params = pgwrites.small_files([(PHOTO, photo, content_type)], now)
+            statement = pgwrites.submit(statements.submit_insert(self.dialect), kinds)
+            inserted = pgwrites.run_one(self._engine, self._url, statement, params | photo_params)
         else:
             with self._write() as conn:
-                inserted = conn.execute(_insert_statement(self.dialect), params).mappings().first()
+                inserted = (
+                    conn.execute(statements.submit_insert(self.dialect), params).mappings().first()
+                )
                 if inserted is not None:
                     write_media(conn, job_id, PHOTO, photo, content_type, now)
                     wakeups.notify(conn, wakeups.QUEUED, job_id)

@@ -36,7 +36,6 @@ from i2v.store import schema, wakeups
 from i2v.store.blobs import DatabaseChunks
 from i2v.store.database import translated_errors
 
-J = schema.jobs
 M = schema.media
 C = schema.media_chunks
 

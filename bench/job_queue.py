@@ -1,6 +1,7 @@
 """Queue benchmark: submit→claim latency and no-op throughput, i2v's store versus RQ + Redis.
 
     python bench/job_queue.py [--jobs 1000] [--latency-jobs 200] [--postgres URL] [--redis URL]
+        [--backends sqlite,postgresql,rq] [--rounds N] [--baseline-src DIR]
 
 For each backend (i2v on SQLite, i2v on PostgreSQL, RQ with SimpleWorker on
 Redis) and for 1 and 4 worker processes it measures, in the same run:
@@ -12,6 +13,12 @@ Redis) and for 1 and 4 worker processes it measures, in the same run:
 * idle CPU: a real idle ``i2v worker`` (Ken Burns engine; supervisor and its
   child process together) and an idle RQ worker, each sampled from
   ``/proc/<pid>/stat`` over ``--idle-seconds``, as a percentage of one core.
+
+This machine's load moves absolute numbers a lot, so compare within one run:
+``--baseline-src DIR`` (a checkout of an older commit, e.g. made with
+``git worktree add /tmp/base main``) measures that code's PostgreSQL rows right
+after the current ones, and ``--rounds N`` repeats everything interleaved and
+reports each figure's median.
 
 Idle i2v workers block on the store's change feed (LISTEN/NOTIFY on PostgreSQL,
 ``PRAGMA data_version`` on SQLite), as ``i2v worker`` does; RQ blocks on Redis.
@@ -46,16 +53,23 @@ from i2v.jobs import JobSpec, JobStatus, WorkerState  # noqa: E402
 from i2v.store import JobStore, open_store_url, wakeups  # noqa: E402
 
 RESULTS = _HERE / "results"
+#: Backends by their option name, and how the table names them.
+LABELS = {"sqlite": "i2v sqlite", "postgresql": "i2v postgresql", "rq": "rq + redis"}
+BACKENDS = tuple(LABELS)
+#: The table's name for the PostgreSQL rows measured with --baseline-src.
+BASELINE = "i2v postgresql @baseline"
 
 
 # --- i2v ------------------------------------------------------------------------------
 
 
-def i2v_worker(url: str, name: str, poll: float, stop: Any) -> None:
+def i2v_worker(url: str, name: str, poll: float, stop: Any, ready: Any, go: Any) -> None:
     """Claim and finish no-op jobs until told to stop, sleeping on the change feed when idle."""
     store = open_store_url(url, migrate=False)
     # Taken before the first look, so a job queued between a look and a wait still wakes us.
     queued = store.change_feed().waiter([wakeups.QUEUED])
+    ready.put(name)
+    go.wait()
     while not stop.is_set():
         lease = store.claim(name)
         if lease is None:
@@ -69,14 +83,27 @@ def _drained(store: JobStore) -> bool:
     return store.count_jobs(statuses=[JobStatus.QUEUED, JobStatus.RUNNING]) == 0
 
 
-def _start_workers(url: str, workers: int, poll: float) -> tuple[list[Any], Any]:
+def _start_together(target: Callable[..., None], args: list[tuple[Any, ...]]) -> list[Any]:
+    """Start one spawned process per ``args``; let them go once all are ready.
+
+    Spawned workers take a second or more to import on a busy machine: started one by
+    one, the first would drain the queue alone and the first paced jobs would wait
+    for workers still starting. Each calls ``ready.put(...)`` then ``go.wait()``.
+    """
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    procs = [
-        ctx.Process(target=i2v_worker, args=(url, f"w{n}", poll, stop)) for n in range(workers)
-    ]
+    ready, go = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=target, args=(*a, ready, go)) for a in args]
     for proc in procs:
         proc.start()
+    for _ in procs:
+        ready.get(timeout=300)
+    go.set()
+    return procs
+
+
+def _start_workers(url: str, workers: int, poll: float) -> tuple[list[Any], Any]:
+    stop = multiprocessing.get_context("spawn").Event()
+    procs = _start_together(i2v_worker, [(url, f"w{n}", poll, stop) for n in range(workers)])
     return procs, stop
 
 
@@ -102,10 +129,12 @@ def run_i2v(
 
     # Latency: idle workers, paced submissions.
     procs, stop = _start_workers(url, workers, poll)
-    time.sleep(2.0)  # let the spawned workers start polling
-    ids = []
+    time.sleep(0.5)  # let the workers reach their idle wait
+    ids, submits = [], []
     for _ in range(latency_jobs):
+        started = time.perf_counter()
         ids.append(store.submit(JobSpec(), b"").id)
+        submits.append(time.perf_counter() - started)
         time.sleep(pace)
     _wait_drained(store)
     _stop_workers(procs, stop)
@@ -115,7 +144,12 @@ def run_i2v(
         assert job.started_at and job.created_at
         latencies.append((job.started_at - job.created_at).total_seconds())
     store.close()
-    return _summary(latencies, throughput)
+    # The latency counts from the job's creation, inside submit(): how much of it
+    # submit() itself takes (its writes and their commit) tells it from the wake-up.
+    return _summary(latencies, throughput) | {
+        "submit_p50_ms": round(statistics.median(submits) * 1000, 1),
+        "submit_p99_ms": round(_p99(submits) * 1000, 1),
+    }
 
 
 def _wait_drained(store: JobStore) -> tuple[float, float]:
@@ -131,15 +165,18 @@ def _wait_drained(store: JobStore) -> tuple[float, float]:
 # --- RQ -------------------------------------------------------------------------------
 
 
-def rq_worker(redis_url: str, burst: bool) -> None:
+def rq_worker(redis_url: str, burst: bool, ready: Any = None, go: Any = None) -> None:
     """An RQ SimpleWorker (no fork per job) on the bench queue."""
     from redis import Redis
     from rq import Queue, SimpleWorker
 
     conn = Redis.from_url(redis_url)
-    SimpleWorker([Queue("i2v-bench", connection=conn)], connection=conn).work(
-        burst=burst, logging_level="WARNING", with_scheduler=False
-    )
+    worker = SimpleWorker([Queue("i2v-bench", connection=conn)], connection=conn)
+    conn.ping()
+    if ready is not None:
+        ready.put(worker.name)
+        go.wait()
+    worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
 
 
 def run_rq(
@@ -152,12 +189,9 @@ def run_rq(
     conn = Redis.from_url(redis_url)
     conn.flushdb()
     queue = Queue("i2v-bench", connection=conn)
-    ctx = multiprocessing.get_context("spawn")
 
     enqueued = [queue.enqueue(noop, result_ttl=600) for _ in range(jobs)]
-    procs = [ctx.Process(target=rq_worker, args=(redis_url, True)) for _ in range(workers)]
-    for proc in procs:
-        proc.start()
+    procs = _start_together(rq_worker, [(redis_url, True)] * workers)
     for proc in procs:
         proc.join()
     for job in enqueued:
@@ -166,10 +200,8 @@ def run_rq(
     last = max(j.ended_at for j in enqueued if j.ended_at)
     throughput = jobs / (last - first).total_seconds()
 
-    procs = [ctx.Process(target=rq_worker, args=(redis_url, False)) for _ in range(workers)]
-    for proc in procs:
-        proc.start()
-    time.sleep(2.0)
+    procs = _start_together(rq_worker, [(redis_url, False)] * workers)
+    time.sleep(0.5)  # let the workers reach their idle wait
     paced = []
     for _ in range(latency_jobs):
         paced.append(queue.enqueue(noop, result_ttl=600))
@@ -264,15 +296,58 @@ def idle_rq_worker(redis_url: str, seconds: float) -> float:
 # --- report ---------------------------------------------------------------------------
 
 
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
 def _summary(latencies: list[float], throughput: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
     return {
-        "latency_p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "latency_p99_ms": round(p99 * 1000, 1),
+        "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "latency_p99_ms": round(_p99(latencies) * 1000, 1),
         "throughput_jobs_per_s": round(throughput, 1),
-        "samples": len(ordered),
+        "samples": len(latencies),
     }
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over several rounds (one round: that round's figures)."""
+    return {
+        key: round(statistics.median(run[key] for run in runs), 1)
+        for key in runs[0]
+        if key != "samples"
+    } | {"samples": sum(run["samples"] for run in runs), "rounds": len(runs)}
+
+
+def run_baseline(args: argparse.Namespace, src: Path, workers: int) -> dict[str, float]:
+    """Measure the i2v under ``src`` on PostgreSQL: this script, in a child using that code."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "rows.json"
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--backends=postgresql",
+                f"--workers={workers}",
+                f"--jobs={args.jobs}",
+                f"--latency-jobs={args.latency_jobs}",
+                f"--poll={args.poll}",
+                f"--pace={args.pace}",
+                "--idle-seconds=0",
+                f"--postgres={args.postgres}",
+                f"--rows-out={out}",
+                f"--results={folder}",
+            ],
+            env={**os.environ, "PYTHONPATH": str(src.resolve() / "src")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"the baseline run failed:\n{child.stderr}")
+        [row] = json.loads(out.read_text())
+    return {k: v for k, v in row.items() if k not in ("backend", "workers", "idle_cpu_percent")}
 
 
 def _fresh_postgres(admin_url: str) -> Callable[[], str]:
@@ -340,77 +415,108 @@ def main() -> None:
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--workers", default="1,4")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"which backends to measure, of {', '.join(BACKENDS)}",
+    )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="a folder holding another i2v's src/ (a checkout of an older commit): its "
+        "PostgreSQL rows are measured in the same run, each right after the current one",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure everything this many times, interleaved; report each figure's median",
+    )
+    parser.add_argument("--rows-out", type=Path, help="also write the rows alone to this JSON file")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for job_queue.json")
     args = parser.parse_args()
 
     new_pg = _fresh_postgres(args.postgres)
     tmp = Path(tempfile.mkdtemp(prefix="i2v-bench-"))
-    idle: dict[str, float | None] = dict.fromkeys(("i2v sqlite", "i2v postgresql", "rq + redis"))
+    chosen = args.backends.split(",")
+    idle: dict[str, float | None] = dict.fromkeys(LABELS.values())
     if args.idle_seconds > 0 and Path("/proc/self/stat").exists():
-        for name, measure_idle in (
-            (
-                "i2v sqlite",
-                lambda: idle_i2v_worker(
-                    f"sqlite:///{(tmp / 'idle.db').as_posix()}", args.idle_seconds
-                ),
+        idle_runs: dict[str, Callable[[], float]] = {
+            "sqlite": lambda: idle_i2v_worker(
+                f"sqlite:///{(tmp / 'idle.db').as_posix()}", args.idle_seconds
             ),
-            ("i2v postgresql", lambda: idle_i2v_worker(new_pg(), args.idle_seconds)),
-            ("rq + redis", lambda: idle_rq_worker(args.redis, args.idle_seconds)),
-        ):
-            print(f"measuring an idle {name} worker...", file=sys.stderr, flush=True)
-            idle[name] = measure_idle()
-    rows: list[dict[str, Any]] = []
-    for workers in [int(w) for w in args.workers.split(",")]:
-        backends: list[tuple[str, Callable[[], dict[str, float]]]] = [
-            (
-                "i2v sqlite",
-                lambda w=workers: run_i2v(
-                    f"sqlite:///{(tmp / f'q{w}.db').as_posix()}",
+            "postgresql": lambda: idle_i2v_worker(new_pg(), args.idle_seconds),
+            "rq": lambda: idle_rq_worker(args.redis, args.idle_seconds),
+        }
+        for backend in chosen:
+            print(f"measuring an idle {LABELS[backend]} worker...", file=sys.stderr, flush=True)
+            idle[LABELS[backend]] = idle_runs[backend]()
+    samples: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for round_ in range(args.rounds):
+        for workers in [int(w) for w in args.workers.split(",")]:
+            runs: dict[str, Callable[[], dict[str, float]]] = {
+                "sqlite": lambda w=workers, r=round_: run_i2v(
+                    f"sqlite:///{(tmp / f'q{w}-{r}.db').as_posix()}",
                     w,
                     args.jobs,
                     args.latency_jobs,
                     args.poll,
                     args.pace,
                 ),
-            ),
-            (
-                "i2v postgresql",
-                lambda w=workers: run_i2v(
+                "postgresql": lambda w=workers: run_i2v(
                     new_pg(), w, args.jobs, args.latency_jobs, args.poll, args.pace
                 ),
-            ),
-            (
-                "rq + redis",
-                lambda w=workers: run_rq(args.redis, w, args.jobs, args.latency_jobs, args.pace),
-            ),
-        ]
-        for name, measure in backends:
-            print(f"measuring {name} with {workers} worker(s)...", file=sys.stderr, flush=True)
-            rows.append(
-                {"backend": name, "workers": workers, **measure(), "idle_cpu_percent": idle[name]}
-            )
+                "rq": lambda w=workers: run_rq(
+                    args.redis, w, args.jobs, args.latency_jobs, args.pace
+                ),
+            }
+            measures = [(LABELS[b], runs[b]) for b in chosen]
+            if args.baseline_src is not None:
+                at = chosen.index("postgresql") + 1 if "postgresql" in chosen else 0
+                measures.insert(
+                    at,
+                    (BASELINE, lambda w=workers: run_baseline(args, args.baseline_src, w)),
+                )
+            for name, measure in measures:
+                print(
+                    f"round {round_ + 1}: measuring {name} with {workers} worker(s)...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                samples.setdefault((name, workers), []).append(measure())
+    rows = [
+        {"backend": name, "workers": workers, **_median(runs), "idle_cpu_percent": idle.get(name)}
+        for (name, workers), runs in samples.items()
+    ]
+    if args.rows_out is not None:
+        args.rows_out.write_text(json.dumps(rows, indent=2))
 
     header = (
-        f"{'backend':<16}{'workers':>8}{'p50 ms':>10}{'p99 ms':>10}{'jobs/s':>10}{'idle CPU %':>12}"
+        f"{'backend':<25}{'workers':>8}{'p50 ms':>10}{'p99 ms':>10}{'jobs/s':>10}{'idle CPU %':>12}"
+        f"{'submit p50/p99 ms':>19}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         idle_cpu = "-" if row["idle_cpu_percent"] is None else f"{row['idle_cpu_percent']:.3f}"
+        submit = f"{row['submit_p50_ms']}/{row['submit_p99_ms']}" if "submit_p50_ms" in row else "-"
         print(
-            f"{row['backend']:<16}{row['workers']:>8}{row['latency_p50_ms']:>10}"
+            f"{row['backend']:<25}{row['workers']:>8}{row['latency_p50_ms']:>10}"
             f"{row['latency_p99_ms']:>10}{row['throughput_jobs_per_s']:>10}{idle_cpu:>12}"
+            f"{submit:>19}"
         )
     goals = _goals(rows)
     print()
     for text, met in goals:
         print(f"{'met    ' if met else 'NOT met'}  {text}")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "job_queue.json"
+    args.results.mkdir(exist_ok=True)
+    out = args.results / "job_queue.json"
     out.write_text(
         json.dumps(
             {
                 "wait_seconds": args.poll,
                 "jobs": args.jobs,
+                "rounds": args.rounds,
                 "idle_seconds": args.idle_seconds,
                 "rows": rows,
                 "goals": [{"goal": text, "met": met} for text, met in goals],

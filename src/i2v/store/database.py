@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import select
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
     InterfaceError,
+    InvalidatePoolError,
     NoSuchModuleError,
     OperationalError,
     SQLAlchemyError,
@@ -27,6 +30,11 @@ from i2v.errors import ConfigError, StoreError, StoreUnavailable
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 #: Read-only transactions use a deferred BEGIN so they never wait for writers (WAL).
 READONLY = {"i2v_readonly": True}
+#: PostgreSQL: a pooled connection idle longer than this is pinged before use (sooner
+#: if the server sent it something, as it does when it closes the connection).
+IDLE_PING_SECONDS = 2.0
+#: The key, in a pooled connection's info, of when it was last returned to the pool.
+_IDLE_SINCE = "i2v_idle_since"
 
 
 def create_db_engine(url: str) -> sa.Engine:
@@ -42,19 +50,86 @@ def create_db_engine(url: str) -> sa.Engine:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed)
         if parsed.get_backend_name() == "postgresql":
-            return sa.create_engine(
-                parsed,
-                pool_pre_ping=True,
-                pool_size=5,
-                max_overflow=10,
-                connect_args={"connect_timeout": 10, "application_name": "i2v"},
-            )
+            return _postgres_engine(parsed)
     except NoSuchModuleError:
         pass  # an unknown driver name gets the same answer as an unknown database, below
     raise ConfigError(
         f"I2V_DATABASE_URL uses an unsupported database: {mask_url(url)!r} "
         "(i2v supports sqlite:/// and postgresql+psycopg://)"
     )
+
+
+def _postgres_engine(url: sa.URL) -> sa.Engine:
+    engine = sa.create_engine(
+        url,
+        pool_size=5,
+        max_overflow=10,
+        # The connection used last is used next: under load one stays hot, the rest idle
+        # (and are pinged when next used, or closed by the server's idle timeouts).
+        pool_use_lifo=True,
+        connect_args={"connect_timeout": 10, "application_name": "i2v"},
+    )
+    event.listen(engine, "checkin", _note_idle)
+    event.listen(engine, "checkout", _ping_if_in_doubt)
+    event.listen(engine, "set_connection_execution_options", _read_without_transaction)
+    return engine
+
+
+def _read_without_transaction(_conn: sa.Connection, options: dict[str, Any]) -> None:
+    """PostgreSQL: run read-only work in autocommit, without BEGIN and COMMIT round trips.
+
+    At READ COMMITTED, PostgreSQL's default, each statement takes its own snapshot
+    inside a transaction or out of it, so a read sees the same either way; it saves
+    two of the three round trips of a one-statement read.
+    """
+    if options.get("i2v_readonly"):
+        options["isolation_level"] = "AUTOCOMMIT"
+
+
+def _note_idle(dbapi_conn: Any, record: Any) -> None:
+    if dbapi_conn is not None:  # None: it was invalidated, and will not be reused
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_in_doubt(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Ping a pooled connection only when it may be dead; under load none is pinged.
+
+    pool_pre_ping would cost a round trip (two, with the transaction it begins) on
+    every checkout. Here a connection is pinged when it sat in the pool a while, or
+    when its socket has something to read: a healthy idle connection receives nothing,
+    while a server that restarted or killed it sent its farewell and closed it. One
+    found dead invalidates every connection pooled before it (a restart killed them
+    all) and the pool retries with a fresh one, so the caller never sees it.
+    """
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None:
+        return  # fresh from connect()
+    if time.monotonic() - idle_since < IDLE_PING_SECONDS and not _has_input(dbapi_conn):
+        return  # in use moments ago, and nothing came in since
+    try:
+        # Autocommit for the ping, so it does not open a transaction for the caller.
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        try:
+            dbapi_conn.execute("SELECT 1")
+        finally:
+            dbapi_conn.autocommit = autocommit
+    except Exception as exc:
+        raise InvalidatePoolError(f"a pooled connection was dead: {exc}") from exc
+
+
+def _has_input(dbapi_conn: Any) -> bool:
+    """True if the connection's socket is readable (data, or the server closed it)."""
+    try:
+        fd = dbapi_conn.fileno()
+    except Exception:
+        return True  # closed already: the ping will say so
+    if hasattr(select, "poll"):
+        # poll(), not select(): a process with many files open passes FD_SETSIZE.
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # Windows: sockets only, no limit
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

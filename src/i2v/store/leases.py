@@ -9,7 +9,6 @@ what keeps "at least once" from becoming "delivered twice".
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 
 from i2v.errors import ErrorCode, LeaseLost
 from i2v.jobs import Job, JobStatus, Stage
-from i2v.store import schema, wakeups
+from i2v.store import pgwrites, schema, statements, wakeups
 from i2v.store.media import THUMBNAIL, VIDEO, write_media
 from i2v.store.rows import job_from_row
 
@@ -44,42 +43,6 @@ class Lease:
     token: str
 
 
-@functools.lru_cache(maxsize=32)
-def _claim_statement(
-    postgresql: bool, by_engine: bool, by_model: bool, by_job: bool
-) -> sa.UpdateBase:
-    """The claim UPDATE for one combination of filters, built once (it costs a lot of CPU)."""
-    candidate = sa.select(J.c.seq).where(J.c.status == _QUEUED)
-    if by_engine:
-        engines: sa.BindParameter[list[str]] = sa.bindparam("claim_engines", expanding=True)
-        candidate = candidate.where(sa.or_(J.c.engine.is_(None), J.c.engine.in_(engines)))
-    if by_model:
-        models: sa.BindParameter[list[str]] = sa.bindparam("claim_models", expanding=True)
-        candidate = candidate.where(sa.or_(J.c.model.is_(None), J.c.model.in_(models)))
-    if by_job:
-        candidate = candidate.where(J.c.id == sa.bindparam("claim_job"))
-    candidate = candidate.order_by(J.c.priority.desc(), J.c.seq.asc()).limit(1)
-    if postgresql:
-        candidate = candidate.with_for_update(skip_locked=True)
-    now = sa.bindparam("claim_now", type_=sa.Float)
-    return (
-        J.update()
-        .where(J.c.seq == candidate.scalar_subquery(), J.c.status == _QUEUED)
-        .values(
-            status=_RUNNING,
-            worker_id=sa.bindparam("claim_worker", type_=sa.String),
-            lease_token=sa.bindparam("claim_token", type_=sa.String),
-            lease_expires_at=sa.bindparam("claim_expires", type_=sa.Float),
-            attempts=J.c.attempts + 1,
-            started_at=now,
-            stage=None,
-            progress=0.0,
-            updated_at=now,
-        )
-        .returning(*J.c)
-    )
-
-
 class Leases(Submissions):
     """What workers do with jobs, each write guarded by the lease."""
 
@@ -98,7 +61,7 @@ class Leases(Submissions):
         """
         now = self._clock()
         token = secrets.token_hex(8)
-        statement = _claim_statement(
+        statement = statements.claim_update(
             self.dialect == "postgresql",
             engines is not None,
             models is not None,
@@ -116,20 +79,18 @@ class Leases(Submissions):
             params["claim_models"] = list(models)
         if job_id is not None:
             params["claim_job"] = job_id
-        with self._write() as conn:
-            if self.dialect == "postgresql":
-                # A claim lost in a server crash leaves the job queued, and the worker's first
-                # lease-guarded write then fails and drops the run; so the claim need not
-                # wait for its commit to reach the disk (any later write of the worker's
-                # flushes it anyway). It saves one disk flush per job.
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            row = conn.execute(statement, params).mappings().first()
-            if row is not None:
-                conn.execute(
-                    schema.workers.update()
-                    .where(schema.workers.c.id == worker_id)
-                    .values(job_id=row["id"], heartbeat_at=now)
-                )
+        if self.dialect == "postgresql":
+            # One statement, one round trip; its commit skips the disk flush (see pgwrites).
+            row = pgwrites.run_one(self._engine, self._url, pgwrites.claim(statement), params)
+        else:
+            with self._write() as conn:
+                row = conn.execute(statement, params).mappings().first()
+                if row is not None:
+                    conn.execute(
+                        schema.workers.update()
+                        .where(schema.workers.c.id == worker_id)
+                        .values(job_id=row["id"], heartbeat_at=now)
+                    )
         return None if row is None else Lease(job=job_from_row(row), token=token)
 
     def heartbeat(self, worker_id: str, job_ids: Collection[str] | None = None) -> set[str]:
@@ -207,21 +168,25 @@ class Leases(Submissions):
     ) -> Job:
         """Store the video (and thumbnail) and mark the job succeeded, all or nothing."""
         now = self._clock()
-        extra: dict[str, Any] = {} if warnings is None else {"warnings": list(warnings)}
+        values: dict[str, Any] = {
+            "result": dict(result),
+            "progress": 1.0,
+            # An earlier attempt's error is history once a later one succeeds.
+            "error_code": None,
+            "error_message": None,
+            "error_detail": None,
+        }
+        if warnings is not None:
+            values["warnings"] = list(warnings)
+        files: list[tuple[str, bytes | Path, str]] = [(VIDEO, video, "video/mp4")]
+        if thumbnail is not None:
+            files.append((THUMBNAIL, thumbnail, "image/jpeg"))
+        if self.dialect == "postgresql" and pgwrites.fits_one_statement(
+            self.media_blobs, [data for _, data, _ in files]
+        ):
+            return self._succeed_in_one_statement(job_id, lease, now, values, files)
         with self._write() as conn:
-            job = self._finish(
-                conn,
-                job_id,
-                lease,
-                JobStatus.SUCCEEDED,
-                result=dict(result),
-                progress=1.0,
-                # An earlier attempt's error is history once a later one succeeds.
-                error_code=None,
-                error_message=None,
-                error_detail=None,
-                **extra,
-            )
+            job = self._finish(conn, job_id, lease, JobStatus.SUCCEEDED, **values)
             write_media(conn, job_id, VIDEO, video, "video/mp4", now)
             if thumbnail is not None:
                 write_media(conn, job_id, THUMBNAIL, thumbnail, "image/jpeg", now)
@@ -397,25 +362,34 @@ class Leases(Submissions):
     def _finish(
         self, conn: sa.Connection, job_id: str, lease: str, status: JobStatus, **values: Any
     ) -> Job:
-        now = self._clock()
-        row = (
-            conn.execute(
-                J.update()
-                .where(*self._held(job_id, lease))
-                .values(
-                    status=status.value,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_expires_at=None,
-                    stage=None,
-                    **values,
-                )
-                .returning(*J.c)
-            )
-            .mappings()
-            .first()
-        )
+        update = statements.finish_update(tuple(sorted(values)))
+        params = statements.finish_params(job_id, lease, status, self._clock(), values)
+        if self.dialect == "postgresql":
+            # The notification rides in the same statement (sent on commit, as always).
+            row = conn.execute(pgwrites.finish(update), params).mappings().first()
+        else:
+            row = conn.execute(update, params).mappings().first()
+            if row is not None:
+                wakeups.notify(conn, wakeups.CHANGED, job_id)
         if row is None:
             raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
-        wakeups.notify(conn, wakeups.CHANGED, job_id)
+        return job_from_row(row)
+
+    def _succeed_in_one_statement(
+        self,
+        job_id: str,
+        lease: str,
+        now: float,
+        values: Mapping[str, Any],
+        files: Sequence[tuple[str, bytes | Path, str]],
+    ) -> Job:
+        """PostgreSQL, small files: :meth:`succeed` as one statement (its own transaction)."""
+        kinds, params = pgwrites.small_files(files, now)
+        params.update(
+            statements.finish_params(job_id, lease, JobStatus.SUCCEEDED, self._clock(), values)
+        )
+        update = statements.finish_update(tuple(sorted(values)))
+        row = pgwrites.run_one(self._engine, self._url, pgwrites.succeed(update, kinds), params)
+        if row is None:
+            raise LeaseLost(f"job {job_id}: lease lost, another worker may hold it")
         return job_from_row(row)

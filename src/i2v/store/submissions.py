@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from i2v.errors import InputError, JobNotFound
+from i2v.errors import InputError, JobNotFound, StoreError
 from i2v.jobs import MAX_PRIORITY, Job, JobSpec, JobStatus, QueuePosition, new_job_id
-from i2v.store import schema, wakeups
-from i2v.store.database import upsert_insert
+from i2v.store import pgwrites, schema, statements, wakeups
 from i2v.store.media import PHOTO, write_media
 from i2v.store.rows import job_from_row, position_from_row
 from i2v.store.timings import request_key
@@ -118,26 +117,27 @@ class Submissions(_Base):
             "delivered": False,
             "warnings": [],
         }
-        with self._write() as conn:
-            inserted = (
-                conn.execute(
-                    upsert_insert(self.dialect, J)
-                    .values(**values)
-                    .on_conflict_do_nothing()
-                    .returning(*J.c)
+        params = {f"new_{column}": value for column, value in values.items()}
+        if self.dialect == "postgresql" and pgwrites.fits_one_statement(self.media_blobs, [photo]):
+            # One statement, one round trip (see pgwrites); its commit waits for the disk.
+            kinds, photo_params = pgwrites.small_files([(PHOTO, photo, content_type)], now)
+            statement = pgwrites.submit(statements.submit_insert(self.dialect), kinds)
+            inserted = pgwrites.run_one(self._engine, self._url, statement, params | photo_params)
+        else:
+            with self._write() as conn:
+                inserted = (
+                    conn.execute(statements.submit_insert(self.dialect), params).mappings().first()
                 )
-                .mappings()
-                .first()
-            )
-            if inserted is not None:
-                write_media(conn, job_id, PHOTO, photo, content_type, now)
-                wakeups.notify(conn, wakeups.QUEUED, job_id)
-            else:
-                job_id = conn.execute(
-                    sa.select(J.c.id).where(J.c.dedupe_key == spec.dedupe_key)
-                ).scalar_one()
-        # The new row as inserted: no second transaction to read it back.
-        return job_from_row(inserted) if inserted is not None else self.get(job_id)
+                if inserted is not None:
+                    write_media(conn, job_id, PHOTO, photo, content_type, now)
+                    wakeups.notify(conn, wakeups.QUEUED, job_id)
+        if inserted is not None:
+            # The new row as inserted: no second transaction to read it back.
+            return job_from_row(inserted)
+        existing = self.find_by_dedupe_key(spec.dedupe_key) if spec.dedupe_key else None
+        if existing is None:  # not a known dedupe key: the random id was taken
+            raise StoreError(f"job id {job_id} is already taken; submit again")
+        return existing
 
     def get(self, job_id: str, *, owner: str | None = None) -> Job:
         """Return the job; raise JobNotFound if there is none with that id (and ``owner``)."""

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from i2v.jobs import JobSpec, JobStatus
+from i2v.jobs import JobSpec, JobStatus, WorkerInfo, WorkerState
 from i2v.store import VIDEO, JobStore, migrations, open_store_url, schema_version
 from i2v.store.database import SQLITE_BUSY_TIMEOUT_SECONDS
 
@@ -84,6 +84,10 @@ def capture() -> dict[str, Captured]:
 
 def _capture_from(store: JobStore) -> dict[str, Captured]:
     job = store.submit(JobSpec(prompt="readsql"), b"photo")
+    # A live worker, so reading a queued job also asks which workers would claim it.
+    store.register_worker(
+        WorkerInfo(id="readsql-worker", host="readsql", pid=1, state=WorkerState.IDLE)
+    )
     store.put_media(job.id, VIDEO, b"video", "video/mp4")
     with_position, serving = _capture(lambda: store.get_with_position(job.id))
     [listed] = _capture(lambda: store.list_jobs(limit=_LIMIT))

@@ -138,7 +138,9 @@ class SQLiteReader:
             if not found:
                 raise JobNotFound(f"no job with id {job_id!r}")
             row, serving = found[0], None
-            if row["status"] == JobStatus.QUEUED.value:
+            if row["status"] == JobStatus.QUEUED.value and int(row["live_workers"]) == 0:
+                serving = 0  # no live worker at all: none serves it
+            elif row["status"] == JobStatus.QUEUED.value:
                 claims = self.rows(readsql.SERVING_CLAIMS, live_since=live_since)
                 serving = sum(
                     1 for c in claims if would_claim(c["serves"], row["engine"], row["model"])

@@ -232,8 +232,11 @@ class Submissions(_Base):
             row = conn.execute(statement, params).mappings().first()
             if row is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
-            queued = row["status"] == _QUEUED
-            serving = self._count_serving(conn, row["engine"], row["model"]) if queued else None
+            serving = None
+            if row["status"] == _QUEUED:
+                # No live worker at all: none serves it, and the second read is not needed.
+                live = int(row["live_workers"]) > 0
+                serving = self._count_serving(conn, row["engine"], row["model"]) if live else 0
         return job_from_row(row), position_from_row(row, serving)
 
     def request_cancel(self, job_id: str, *, owner: str | None = None) -> Job:

@@ -31,6 +31,17 @@ TOTAL = "total"
 #: Name under which seconds per denoising step are recorded.
 STEP = "step"
 
+# Built once: both run on every submit (its ETA) and every deadline a worker sets.
+_TIMINGS_OF_KEY = sa.select(schema.timings).where(schema.timings.c.key == sa.bindparam("key"))
+_LIVE_ENGINES = (
+    sa.select(schema.workers.c.engine, schema.workers.c.model)
+    .where(
+        schema.workers.c.heartbeat_at >= sa.bindparam("live_since", type_=sa.Float),
+        schema.workers.c.engine.is_not(None),
+    )
+    .order_by(schema.workers.c.heartbeat_at.desc())
+)
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -107,9 +118,8 @@ class TimingStats(StoreBase):
 
     def timings(self, key: str) -> dict[str, Timing]:
         """Return every recorded average for ``key``, by name (stage, ``step`` or ``total``)."""
-        t = schema.timings
         with self._read() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.key == key[:255])).mappings().all()
+            rows = conn.execute(_TIMINGS_OF_KEY, {"key": key[:255]}).mappings().all()
         return {
             row["name"]: Timing(
                 mean=row["mean"], std=math.sqrt(max(row["var"], 0.0)), samples=row["samples"]
@@ -137,14 +147,9 @@ class TimingStats(StoreBase):
 
     def _serving(self, spec: JobSpec) -> tuple[str | None, str | None]:
         """The engine and model of a live worker that would take ``spec`` (None, None if none)."""
-        t = schema.workers
-        query = (
-            sa.select(t.c.engine, t.c.model)
-            .where(t.c.heartbeat_at >= self._clock() - self.lease_seconds, t.c.engine.is_not(None))
-            .order_by(t.c.heartbeat_at.desc())
-        )
+        live_since = self._clock() - self.lease_seconds
         with self._read() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_LIVE_ENGINES, {"live_since": live_since}).all()
         for row in rows:
             if not spec.model or row.model == spec.model:
                 return row.engine, row.model

@@ -24,6 +24,11 @@ DEAD_WORKER_RETENTION_SECONDS = 24 * 3600.0
 
 __all__ = ["DEAD_WORKER_RETENTION_SECONDS", "WorkerRegistry", "would_claim"]
 
+#: What every live worker claims; built once, as it runs on every read of a queued job.
+_LIVE_CLAIMS = sa.select(schema.workers.c.serves).where(
+    schema.workers.c.heartbeat_at >= sa.bindparam("live_since", type_=sa.Float)
+)
+
 
 class WorkerRegistry(StoreBase):
     """Register, update and list workers."""
@@ -112,9 +117,6 @@ class WorkerRegistry(StoreBase):
             return self._count_serving(conn, engine, model)
 
     def _count_serving(self, conn: sa.Connection, engine: str | None, model: str | None) -> int:
-        workers = schema.workers
-        query = sa.select(workers.c.serves).where(
-            workers.c.heartbeat_at >= self._clock() - self.lease_seconds
-        )
-        claims = [row.serves for row in conn.execute(query)]
+        live_since = self._clock() - self.lease_seconds
+        claims = [row.serves for row in conn.execute(_LIVE_CLAIMS, {"live_since": live_since})]
         return sum(1 for claim in claims if would_claim(claim, engine, model))

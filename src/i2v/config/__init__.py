@@ -6,8 +6,9 @@ settings `i2v jobs` needs, read without pydantic) starts without pydantic.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from i2v.lazy import lazy_names
 
 if TYPE_CHECKING:
     from i2v.config.essentials import default_data_dir
@@ -24,12 +25,4 @@ _HOMES = {
     "VideoConfig": "i2v.config.video",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import a re-exported name from its module on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOMES)

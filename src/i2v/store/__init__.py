@@ -8,10 +8,11 @@ no SQLAlchemy (:mod:`~i2v.store.rows`, :mod:`~i2v.store.sqlitereads`) imports no
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from i2v.lazy import lazy_names
 
 if TYPE_CHECKING:
     from i2v.config import Settings
@@ -57,15 +58,7 @@ _HOMES = {
     "mask_url": "i2v.config.settings",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import a re-exported name from its module on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOMES)
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> JobStore:

@@ -1,7 +1,7 @@
 """HTTP API load benchmark on loopback: reads, uploads and live event streams.
 
     python bench/api_load.py [--clients 50] [--seconds 10] [--uploads 300] [--streams 200]
-                             [--workers 1] [--database-url URL] [--compare-ref REF]
+                             [--workers 1] [--database-url URL] [--compare-ref REF] [--floor]
 
 The API runs as ``i2v api --workers N`` in processes of its own (rate limit off,
 log level WARNING, so no access lines); this process is the load. Reads and
@@ -15,6 +15,8 @@ server with a machine of its own; the server's CPU time per request (Linux, from
 this tree's, over the same database, and loads both in turn: GETs in ``--rounds``
 interleaved spells, so both see the same spells of outside load and their ratio
 holds where the absolute numbers drift. REF must share this tree's schema.
+``--floor`` adds a bare FastAPI app on uvicorn (``tasks/bare_api.py``) to the GET
+rounds: what the HTTP server and router cost before any of i2v's work.
 
 * ``GET /v1/jobs/{id}``: ``--clients`` clients in a closed loop for ``--seconds``
   per server (after a short warm-up that is not counted); goals p99 <= 50 ms and
@@ -38,6 +40,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,6 +67,9 @@ from loopback_http import (
 )
 
 RESULTS = ROOT / "bench" / "results"
+HERE = Path(__file__).resolve().parent
+#: The name of the bare FastAPI server that --floor loads beside i2v's.
+FLOOR = "bare fastapi"
 PHOTO_BYTES = 2 * 1024 * 1024
 
 
@@ -274,6 +281,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="i2v api --workers")
     parser.add_argument("--database-url", default=None, help="Default: SQLite in a temp folder.")
     parser.add_argument("--compare-ref", default=None, help="git ref to serve side by side")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also load a bare FastAPI app (bench/tasks/bare_api.py) with the GETs: the floor",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (4 if args.compare_ref else 1)
 
@@ -282,15 +294,20 @@ def main() -> None:
     store = open_store_url(url)
     photo = make_photo()
     servers: dict[str, Server] = {}
+    floor: dict[str, Server] = {}
     try:
         for index, (name, src) in enumerate(source_trees(args.compare_ref, folder).items()):
             port = free_port()
             data = folder / f"data{index}"
             servers[name] = Server(port, start_server(url, data, port, args.workers, src))
-        for server in servers.values():
+        if args.floor:
+            port = free_port()
+            bare = [sys.executable, str(HERE / "tasks" / "bare_api.py"), str(port)]
+            floor[FLOOR] = Server(port, subprocess.Popen(bare))
+        for server in [*servers.values(), *floor.values()]:
             wait_ready(server.base)
         seed = [store.submit(JobSpec(duration_seconds=2), photo).id for _ in range(20)]
-        reads = run_reads(servers, seed, args.clients, args.seconds, rounds)
+        reads = run_reads({**servers, **floor}, seed, args.clients, args.seconds, rounds)
         uploads = {}
         for name, server in servers.items():
             cpu = cpu_seconds(server.process.pid)
@@ -306,7 +323,7 @@ def main() -> None:
                 store.request_cancel(job.id)
             streams[name] = asyncio.run(bench_streams(server.base, store, photo, args.streams))
     finally:
-        for server in servers.values():
+        for server in [*servers.values(), *floor.values()]:
             server.process.terminate()
             server.process.wait(30)
         store.close()
@@ -330,6 +347,7 @@ def main() -> None:
             }
             for name in servers
         },
+        "floor": {"get_job": reads[FLOOR]} if FLOOR in reads else None,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "api_load.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -369,6 +387,12 @@ def print_table(report: dict[str, Any]) -> None:
         print(
             f"GET server CPU per request: {before} ms ({trees[0]}) -> {after} ms ({trees[1]}), "
             f"{before / max(after, 1e-9):.2f}x less"
+        )
+    if report.get("floor"):
+        bare = report["floor"]["get_job"]
+        print(
+            f"floor (bare FastAPI + uvicorn, same GET load): {bare['rps']} req/s, "
+            f"p99 {bare['p99_ms']} ms, server CPU {bare['server_cpu_ms']} ms/req"
         )
     print(f"results in {RESULTS / 'api_load.json'}")
 

@@ -22,6 +22,7 @@ from i2v.api.health import build_health_router
 from i2v.api.jobs import build_jobs_router
 from i2v.api.language import LanguageMiddleware
 from i2v.api.links import LinkSigner, link_secret
+from i2v.api.loopreads import LoopReads
 from i2v.api.media import build_media_router
 from i2v.api.methods import HeadAsGet, install_allow_header
 from i2v.api.metrics import build_registry
@@ -49,11 +50,13 @@ only its own jobs (another's answers 404); admins see every job.
 def create_app(store: JobStore, settings: Settings) -> FastAPI:
     """Build the HTTP API and web page over ``store``."""
     feed = ChangeFeed(store)
+    loop_reads = LoopReads(store)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await feed.close()
+        loop_reads.close()
 
     app = FastAPI(
         title="i2v",
@@ -80,7 +83,7 @@ def create_app(store: JobStore, settings: Settings) -> FastAPI:
     )
     install_problem_handlers(app)
     install_allow_header(app)
-    app.include_router(build_jobs_router(store, video, guard, offload))
+    app.include_router(build_jobs_router(store, video, guard, offload, loop_reads))
     app.include_router(build_events_router(store, feed, guard, offload, slots))
     app.include_router(build_media_router(store, guard, LinkSigner(link_secret(settings))))
     app.include_router(build_health_router(store, guard))

@@ -29,6 +29,7 @@ from fastapi import (
 
 from i2v.api.clients import Caller
 from i2v.api.direct import DirectRoute
+from i2v.api.loopreads import LoopReads
 from i2v.api.offload import Offload
 from i2v.api.problems import ProblemCode, ProblemError, problem_responses
 from i2v.api.schemas import JobDetailOut, JobListOut, JobOut, QueueOut, json_answer
@@ -43,7 +44,7 @@ from i2v.config.video import (
     MIN_SIDE,
 )
 from i2v.intake import check_photo
-from i2v.jobs import MAX_PRIORITY, Job, JobSpec, JobStatus, Resolution
+from i2v.jobs import MAX_PRIORITY, Job, JobSpec, JobStatus, QueuePosition, Resolution
 from i2v.messages import refusal
 from i2v.store import JobStore
 
@@ -102,6 +103,11 @@ def read_job_detail(
     Blocking: run it in a thread.
     """
     job, position = store.get_with_position(job_id, owner=owner)
+    return job_detail(job, position, admin)
+
+
+def job_detail(job: Job, position: QueuePosition, admin: bool) -> dict[str, Any]:
+    """The job's answer: the job and, while it waits, its queue position."""
     data = JobOut.of(job, admin=admin)
     queued = job.status is JobStatus.QUEUED
     data["queue"] = QueueOut.of(position, job.spec).model_dump() if queued else None
@@ -133,7 +139,7 @@ def reuse_of(job: Job, fingerprint: str) -> Job:
 
 
 def build_jobs_router(
-    store: JobStore, video: VideoConfig, guard: Guard, offload: Offload
+    store: JobStore, video: VideoConfig, guard: Guard, offload: Offload, loop_reads: LoopReads
 ) -> APIRouter:
     """Routes under /v1/jobs, bound to one store; blocking work runs in ``offload``'s threads."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -318,9 +324,12 @@ def build_jobs_router(
     async def get_job(job_id: JobIdPath, request: Request) -> Response:
         """The job's status, stage, progress, ETA, error and result."""
         caller = await guard(request)
-        data = await offload.read(
-            read_job_detail, store, checked_job_id(job_id), caller.scope, caller.is_admin
-        )
+        job_id = checked_job_id(job_id)
+        found = loop_reads.job_with_position(job_id, caller.scope)
+        if found is None:
+            data = await offload.read(read_job_detail, store, job_id, caller.scope, caller.is_admin)
+        else:
+            data = job_detail(*found, caller.is_admin)
         return json_answer(data)
 
     # The hottest route (clients poll it): called directly, without FastAPI's parameter

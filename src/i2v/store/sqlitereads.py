@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -71,16 +71,26 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path)
 
 
-def open_sqlite_reader(url: str, *, lease_seconds: float) -> SQLiteReader | None:
-    """A reader for the SQLite file at ``url``; None where the full store must answer."""
+def open_sqlite_reader(
+    url: str,
+    *,
+    lease_seconds: float,
+    busy_timeout: float = readsql.BUSY_TIMEOUT_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> SQLiteReader | None:
+    """A reader for the SQLite file at ``url``; None where the full store must answer.
+
+    ``busy_timeout`` is how long a read waits for a lock (0: it fails at once, and the
+    caller asks the store instead); ``clock`` is the store's, for which workers are live.
+    """
     path = sqlite_path(url)
     if path is None or not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(path, timeout=readsql.BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     except sqlite3.Error:
         return None
-    reader = SQLiteReader(conn, lease_seconds=lease_seconds)
+    reader = SQLiteReader(conn, lease_seconds=lease_seconds, clock=clock)
     try:
         conn.execute("PRAGMA query_only=ON")
         [row] = reader.rows(readsql.SCHEMA_VERSION)
@@ -96,9 +106,16 @@ def open_sqlite_reader(url: str, *, lease_seconds: float) -> SQLiteReader | None
 class SQLiteReader:
     """The store's reads behind `i2v job` and `i2v jobs`, on one sqlite3 connection."""
 
-    def __init__(self, conn: sqlite3.Connection, *, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        lease_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._conn = conn
         self.lease_seconds = lease_seconds
+        self._clock = clock
 
     def rows(self, statement: Statement, **values: Any) -> list[dict[str, Any]]:
         """Run one generated statement; its rows as dicts, decoded as SQLAlchemy decodes them."""
@@ -132,7 +149,7 @@ class SQLiteReader:
 
     def get_with_position(self, job_id: str) -> tuple[Job, QueuePosition]:
         """The job and its queue position, as JobStore.get_with_position reads them."""
-        live_since = time.time() - self.lease_seconds
+        live_since = self._clock() - self.lease_seconds
         with self._transaction():
             found = self.rows(readsql.JOB_WITH_POSITION, job_id=job_id, live_since=live_since)
             if not found:

@@ -67,7 +67,6 @@ from loopback_http import (
 )
 
 RESULTS = ROOT / "bench" / "results"
-HERE = Path(__file__).resolve().parent
 #: The name of the bare FastAPI server that --floor loads beside i2v's.
 FLOOR = "bare fastapi"
 PHOTO_BYTES = 2 * 1024 * 1024
@@ -302,7 +301,7 @@ def main() -> None:
             servers[name] = Server(port, start_server(url, data, port, args.workers, src))
         if args.floor:
             port = free_port()
-            bare = [sys.executable, str(HERE / "tasks" / "bare_api.py"), str(port)]
+            bare = [sys.executable, str(ROOT / "bench" / "tasks" / "bare_api.py"), str(port)]
             floor[FLOOR] = Server(port, subprocess.Popen(bare))
         for server in [*servers.values(), *floor.values()]:
             wait_ready(server.base)

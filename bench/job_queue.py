@@ -31,7 +31,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,10 +46,13 @@ import sqlalchemy as sa
 # children inherit sys.path).
 _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE / "tasks"))
-from rq_tasks import noop  # noqa: E402
 
-from i2v.jobs import JobSpec, JobStatus, WorkerState  # noqa: E402
+from i2v.jobs import JobSpec, JobStatus  # noqa: E402
 from i2v.store import JobStore, open_store_url, wakeups  # noqa: E402
+from idle_cpu import idle_i2v_worker  # noqa: E402
+from queue_report import goals_met, median, p99, print_table, summary  # noqa: E402
+from rq_queue import idle_rq_worker, run_rq  # noqa: E402
+from together import start_together  # noqa: E402
 
 RESULTS = _HERE / "results"
 #: Backends by their option name, and how the table names them.
@@ -83,27 +85,9 @@ def _drained(store: JobStore) -> bool:
     return store.count_jobs(statuses=[JobStatus.QUEUED, JobStatus.RUNNING]) == 0
 
 
-def _start_together(target: Callable[..., None], args: list[tuple[Any, ...]]) -> list[Any]:
-    """Start one spawned process per ``args``; let them go once all are ready.
-
-    Spawned workers take a second or more to import on a busy machine: started one by
-    one, the first would drain the queue alone and the first paced jobs would wait
-    for workers still starting. Each calls ``ready.put(...)`` then ``go.wait()``.
-    """
-    ctx = multiprocessing.get_context("spawn")
-    ready, go = ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=target, args=(*a, ready, go)) for a in args]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=300)
-    go.set()
-    return procs
-
-
 def _start_workers(url: str, workers: int, poll: float) -> tuple[list[Any], Any]:
     stop = multiprocessing.get_context("spawn").Event()
-    procs = _start_together(i2v_worker, [(url, f"w{n}", poll, stop) for n in range(workers)])
+    procs = start_together(i2v_worker, [(url, f"w{n}", poll, stop) for n in range(workers)])
     return procs, stop
 
 
@@ -146,9 +130,9 @@ def run_i2v(
     store.close()
     # The latency counts from the job's creation, inside submit(): how much of it
     # submit() itself takes (its writes and their commit) tells it from the wake-up.
-    return _summary(latencies, throughput) | {
+    return summary(latencies, throughput) | {
         "submit_p50_ms": round(statistics.median(submits) * 1000, 1),
-        "submit_p99_ms": round(_p99(submits) * 1000, 1),
+        "submit_p99_ms": round(p99(submits) * 1000, 1),
     }
 
 
@@ -162,161 +146,7 @@ def _wait_drained(store: JobStore) -> tuple[float, float]:
     return min(starts), max(finishes)
 
 
-# --- RQ -------------------------------------------------------------------------------
-
-
-def rq_worker(redis_url: str, burst: bool, ready: Any = None, go: Any = None) -> None:
-    """An RQ SimpleWorker (no fork per job) on the bench queue."""
-    from redis import Redis
-    from rq import Queue, SimpleWorker
-
-    conn = Redis.from_url(redis_url)
-    worker = SimpleWorker([Queue("i2v-bench", connection=conn)], connection=conn)
-    conn.ping()
-    if ready is not None:
-        ready.put(worker.name)
-        go.wait()
-    worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
-
-
-def run_rq(
-    redis_url: str, workers: int, jobs: int, latency_jobs: int, pace: float
-) -> dict[str, float]:
-    """Measure RQ + Redis with ``workers`` SimpleWorker processes, the same way."""
-    from redis import Redis
-    from rq import Queue
-
-    conn = Redis.from_url(redis_url)
-    conn.flushdb()
-    queue = Queue("i2v-bench", connection=conn)
-
-    enqueued = [queue.enqueue(noop, result_ttl=600) for _ in range(jobs)]
-    procs = _start_together(rq_worker, [(redis_url, True)] * workers)
-    for proc in procs:
-        proc.join()
-    for job in enqueued:
-        job.refresh()
-    first = min(j.started_at for j in enqueued if j.started_at)
-    last = max(j.ended_at for j in enqueued if j.ended_at)
-    throughput = jobs / (last - first).total_seconds()
-
-    procs = _start_together(rq_worker, [(redis_url, False)] * workers)
-    time.sleep(0.5)  # let the workers reach their idle wait
-    paced = []
-    for _ in range(latency_jobs):
-        paced.append(queue.enqueue(noop, result_ttl=600))
-        time.sleep(pace)
-    deadline = time.time() + 60
-    while time.time() < deadline and any(
-        j.get_status(refresh=True) != "finished" for j in paced[-5:]
-    ):
-        time.sleep(0.05)
-    latencies = []
-    for job in paced:
-        job.refresh()
-        if job.started_at and job.enqueued_at:
-            latencies.append((job.started_at - job.enqueued_at).total_seconds())
-    for proc in procs:
-        proc.terminate()
-        proc.join()
-    conn.flushdb()
-    return _summary(latencies, throughput)
-
-
-# --- idle CPU -------------------------------------------------------------------------
-
-
-def _tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds used by a process, its threads and its live children (Linux /proc).
-
-    Read from each thread's ``schedstat`` (nanoseconds), since ``stat``'s clock ticks
-    (10 ms) are too coarse for an idle process's few milliseconds.
-    """
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                total += int((task / "schedstat").read_text().split()[0]) / 1e9
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended while we looked
-    return total
-
-
-def _idle_percent(pid: int, seconds: float) -> float:
-    """CPU a process tree used over ``seconds`` of wall time, in % of one core."""
-    before, start = _tree_cpu_seconds(pid), time.monotonic()
-    time.sleep(seconds)
-    used, wall = _tree_cpu_seconds(pid) - before, time.monotonic() - start
-    return round(100 * used / wall, 3)
-
-
-def idle_i2v_worker(url: str, seconds: float) -> float:
-    """Start a real ``i2v worker`` (Ken Burns), wait until it is idle, measure its CPU."""
-    data_dir = tempfile.mkdtemp(prefix="i2v-bench-idle-")
-    env = {
-        **os.environ,
-        "I2V_DATABASE_URL": url,
-        "I2V_DATA_DIR": data_dir,
-        "I2V_ENGINE": "kenburns",
-        "I2V_LOG_LEVEL": "WARNING",
-    }
-    store = open_store_url(url)
-    proc = subprocess.Popen([sys.executable, "-m", "i2v", "worker"], env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(w.state is WorkerState.IDLE for w in store.list_workers()):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the i2v worker did not become idle")
-            time.sleep(0.2)
-        time.sleep(2.0)  # let start-up work (imports, first safety look) settle
-        return _idle_percent(proc.pid, seconds)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-        store.close()
-
-
-def idle_rq_worker(redis_url: str, seconds: float) -> float:
-    """Start an RQ SimpleWorker on an empty queue and measure its CPU."""
-    ctx = multiprocessing.get_context("spawn")
-    proc = ctx.Process(target=rq_worker, args=(redis_url, False))
-    proc.start()
-    try:
-        time.sleep(5.0)  # imports and registration
-        assert proc.pid is not None
-        return _idle_percent(proc.pid, seconds)
-    finally:
-        proc.terminate()
-        proc.join()
-
-
-# --- report ---------------------------------------------------------------------------
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-
-
-def _summary(latencies: list[float], throughput: float) -> dict[str, float]:
-    return {
-        "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "latency_p99_ms": round(_p99(latencies) * 1000, 1),
-        "throughput_jobs_per_s": round(throughput, 1),
-        "samples": len(latencies),
-    }
-
-
-def _median(runs: list[dict[str, float]]) -> dict[str, float]:
-    """Each figure's median over several rounds (one round: that round's figures)."""
-    return {
-        key: round(statistics.median(run[key] for run in runs), 1)
-        for key in runs[0]
-        if key != "samples"
-    } | {"samples": sum(run["samples"] for run in runs), "rounds": len(runs)}
+# --- the baseline and fresh databases ---------------------------------------------------
 
 
 def run_baseline(args: argparse.Namespace, src: Path, workers: int) -> dict[str, float]:
@@ -362,36 +192,6 @@ def _fresh_postgres(admin_url: str) -> Callable[[], str]:
         return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
     return make
-
-
-def _goals(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
-    """The issue's goals, each with whether this run met it."""
-
-    def row(backend: str, workers: int) -> dict[str, Any] | None:
-        return next((r for r in rows if r["backend"] == backend and r["workers"] == workers), None)
-
-    goals: list[tuple[str, bool]] = []
-    pg4 = row("i2v postgresql", 4)
-    if pg4 is not None:
-        goals.append(("PostgreSQL, 4 workers: p50 <= 10 ms", pg4["latency_p50_ms"] <= 10))
-        goals.append(("PostgreSQL, 4 workers: p99 <= 30 ms", pg4["latency_p99_ms"] <= 30))
-    for workers in sorted({r["workers"] for r in rows}):
-        pg, rq = row("i2v postgresql", workers), row("rq + redis", workers)
-        if pg is not None and rq is not None:
-            goals.append(
-                (
-                    f"PostgreSQL no-op jobs/s >= RQ's, {workers} worker(s)",
-                    pg["throughput_jobs_per_s"] >= rq["throughput_jobs_per_s"],
-                )
-            )
-    for backend in ("i2v sqlite", "i2v postgresql"):
-        idle = [r["idle_cpu_percent"] for r in rows if r["backend"] == backend]
-        if idle and idle[0] is not None:
-            goals.append((f"{backend}: idle worker CPU <= 0.2 % of a core", idle[0] <= 0.2))
-    sqlite = [r["latency_p99_ms"] for r in rows if r["backend"] == "i2v sqlite"]
-    if sqlite:
-        goals.append(("SQLite: submit -> start p99 <= 100 ms", max(sqlite) <= 100))
-    return goals
 
 
 def main() -> None:
@@ -485,27 +285,14 @@ def main() -> None:
                 )
                 samples.setdefault((name, workers), []).append(measure())
     rows = [
-        {"backend": name, "workers": workers, **_median(runs), "idle_cpu_percent": idle.get(name)}
+        {"backend": name, "workers": workers, **median(runs), "idle_cpu_percent": idle.get(name)}
         for (name, workers), runs in samples.items()
     ]
     if args.rows_out is not None:
         args.rows_out.write_text(json.dumps(rows, indent=2))
 
-    header = (
-        f"{'backend':<25}{'workers':>8}{'p50 ms':>10}{'p99 ms':>10}{'jobs/s':>10}{'idle CPU %':>12}"
-        f"{'submit p50/p99 ms':>19}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        idle_cpu = "-" if row["idle_cpu_percent"] is None else f"{row['idle_cpu_percent']:.3f}"
-        submit = f"{row['submit_p50_ms']}/{row['submit_p99_ms']}" if "submit_p50_ms" in row else "-"
-        print(
-            f"{row['backend']:<25}{row['workers']:>8}{row['latency_p50_ms']:>10}"
-            f"{row['latency_p99_ms']:>10}{row['throughput_jobs_per_s']:>10}{idle_cpu:>12}"
-            f"{submit:>19}"
-        )
-    goals = _goals(rows)
+    print_table(rows)
+    goals = goals_met(rows)
     print()
     for text, met in goals:
         print(f"{'met    ' if met else 'NOT met'}  {text}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,17 +16,10 @@ from i2v.jobs import JobSpec, WorkerInfo, WorkerState
 from i2v.store import JobStore, open_store_url
 
 
-def opened(url: str, **options: object) -> Iterator[JobStore]:
-    store = open_store_url(url, **options)  # type: ignore[arg-type]
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def store(sqlite_url: str) -> Iterator[JobStore]:
-    yield from opened(sqlite_url)
+    with closing(open_store_url(sqlite_url)) as opened:
+        yield opened
 
 
 def test_a_job_and_its_queue_position_read_as_the_store_reads_them(store: JobStore) -> None:
@@ -55,17 +49,17 @@ def test_another_owners_job_and_a_missing_one_are_not_found(store: JobStore) -> 
 
 def test_the_queue_figures_follow_the_stores_clock(sqlite_url: str) -> None:
     behind = -10_000.0  # the store lives in the past: its workers are live by its clock only
-    [store] = opened(sqlite_url, clock=lambda: time.time() + behind)
-    store.register_worker(WorkerInfo(id="w1", host="h", pid=1, state=WorkerState.IDLE))
-    job = store.submit(JobSpec(), b"photo")
-    _, position = LoopReads(store).job_with_position(job.id, None) or (None, None)
-    assert position is not None and position.live_workers == 1
+    with closing(open_store_url(sqlite_url, clock=lambda: time.time() + behind)) as store:
+        store.register_worker(WorkerInfo(id="w1", host="h", pid=1, state=WorkerState.IDLE))
+        job = store.submit(JobSpec(), b"photo")
+        found = LoopReads(store).job_with_position(job.id, None)
+    assert found is not None and found[1].live_workers == 1
 
 
 def test_postgresql_is_read_through_the_store(postgres_url: str) -> None:
-    [store] = opened(postgres_url)
-    job = store.submit(JobSpec(), b"photo")
-    assert LoopReads(store).job_with_position(job.id, None) is None
+    with closing(open_store_url(postgres_url)) as store:
+        job = store.submit(JobSpec(), b"photo")
+        assert LoopReads(store).job_with_position(job.id, None) is None
 
 
 def test_a_database_of_another_schema_is_read_through_the_store(

@@ -207,9 +207,11 @@ def test_a_russian_phone_with_a_token_streams_the_video_and_a_failure_offers_to_
             page.fill("#duration", "2")
             with worker_thread(store, worker_settings, max_jobs=1):
                 page.click("#submit")
+                # The card scrolls into view once the upload is checked and queued: on a
+                # busy machine that alone can take longer than 10 s, so the wait is generous.
                 page.wait_for_function(
                     "document.getElementById('job').getBoundingClientRect().top < innerHeight / 2",
-                    timeout=10_000,
+                    timeout=60_000,
                 )
                 page.wait_for_selector("#video:not([hidden])", timeout=60_000)
             src = page.get_attribute("#video", "src") or ""
